@@ -1,0 +1,227 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from taggit.managers import TaggableManager
+
+
+class User(AbstractUser):
+    """The newsroom's staff accounts. Readers and subscribers have no account."""
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(
+        blank=True, help_text="One or two sentences shown on the category page."
+    )
+    position = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Lower numbers come first in the menu and on the home page.",
+    )
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = "category"
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("articles:category", kwargs={"slug": self.slug})
+
+
+class Author(models.Model):
+    """A byline. Wire services and guest writers have no staff account."""
+
+    name = models.CharField(max_length=120, help_text="As printed in the byline.")
+    slug = models.SlugField(max_length=120, unique=True)
+    bio = models.TextField(blank=True, help_text="A short biography, plain text.")
+    photo = models.ImageField(upload_to="authors/", blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="author",
+        help_text="The staff account that writes under this byline, if any.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "author"
+        verbose_name_plural = "authors"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("articles:author", kwargs={"slug": self.slug})
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self):
+        """Articles a reader may see: published, and due (scheduled ones appear by
+        themselves once their time has come)."""
+        return self.filter(
+            status=Article.Status.PUBLISHED, published_at__lte=timezone.now()
+        )
+
+    def scheduled(self):
+        return self.filter(
+            status=Article.Status.PUBLISHED, published_at__gt=timezone.now()
+        )
+
+    def drafts(self):
+        return self.filter(status=Article.Status.DRAFT)
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=200,
+        unique=True,
+        help_text="The last part of the article's address. Changing it after "
+        "publication is safe: the old address redirects to the new one.",
+    )
+    standfirst = models.TextField(
+        blank=True,
+        max_length=400,
+        help_text="The dek: one or two sentences under the headline.",
+    )
+    dateline = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text='Where the story was filed, e.g. "YEREVAN". Shown as "YEREVAN —" '
+        "at the start of the body.",
+    )
+    body = models.TextField(
+        blank=True, help_text="The story. Stored sanitised; scripts are removed."
+    )
+    excerpt = models.TextField(
+        blank=True,
+        max_length=500,
+        help_text="Shown on listings and in feeds. Left blank, it is taken from the "
+        "start of the body.",
+    )
+
+    image = models.ImageField(upload_to="articles/%Y/%m/", blank=True)
+    image_alt = models.CharField(
+        "image alt text",
+        max_length=250,
+        blank=True,
+        help_text="What the image shows, for readers who cannot see it. Required "
+        "with an image.",
+    )
+    image_caption = models.CharField(max_length=300, blank=True)
+    image_credit = models.CharField(
+        max_length=150, blank=True, help_text='e.g. "Photo: Ani Petrosyan"'
+    )
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_renditions = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Resized WebP copies of the image, by width.",
+    )
+
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="articles"
+    )
+    authors = models.ManyToManyField(Author, related_name="articles", blank=True)
+    tags = TaggableManager(blank=True)
+    related_articles = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        help_text='Pinned first in "You May Also Like".',
+    )
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A time in the future schedules the article: it appears by itself "
+        "at that time.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="articles_created",
+    )
+
+    comments_enabled = models.BooleanField(default=True)
+    is_featured = models.BooleanField(
+        "lead story", default=False, help_text="Lead the home page with this story."
+    )
+    # Kept up to date by the comments app, so listings can say "3 Comments"
+    # without a query per article.
+    comment_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        get_latest_by = "published_at"
+        verbose_name = "article"
+        verbose_name_plural = "articles"
+        indexes = [
+            # published(): every public listing filters on status and sorts by date.
+            models.Index(
+                fields=["status", "-published_at"], name="article_published_idx"
+            ),
+            # Category pages: published() within one category.
+            models.Index(
+                fields=["category", "status", "-published_at"],
+                name="article_category_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_published(self):
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at <= timezone.now()
+        )
+
+
+class SlugRedirect(models.Model):
+    """An article's former slug, so its old address answers 301 to the new one."""
+
+    old_slug = models.SlugField(max_length=200, unique=True)
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="slug_redirects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "slug redirect"
+        verbose_name_plural = "slug redirects"
+
+    def __str__(self):
+        return f"{self.old_slug} → {self.article.slug}"

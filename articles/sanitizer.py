@@ -1,0 +1,108 @@
+"""
+The one place where HTML from editors and readers is sanitised.
+
+Every other module calls these functions and never imports bleach itself, so that
+replacing bleach (whose 6.x line gets no more security fixes) is a change to this
+file alone. The allow-lists are deliberately tight: what is not listed is removed.
+"""
+
+import re
+
+import bleach
+from bleach.linkifier import Linker
+
+# Bump when the allow-lists change; `manage.py resanitize` re-cleans stored HTML.
+POLICY_VERSION = 1
+
+ARTICLE_TAGS = frozenset(
+    {
+        "p", "br", "hr",
+        "h2", "h3", "h4", "h5", "h6",
+        "strong", "b", "em", "i", "u", "s", "sub", "sup", "mark", "small",
+        "code", "pre", "kbd",
+        "a", "abbr", "cite", "q", "blockquote",
+        "ul", "ol", "li", "dl", "dt", "dd",
+        "figure", "figcaption", "img",
+        "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+    }
+)  # fmt: skip
+
+ARTICLE_ATTRIBUTES = {
+    "a": ["href", "title", "rel"],
+    "abbr": ["title"],
+    "blockquote": ["cite"],
+    "img": ["src", "alt", "width", "height", "title"],
+    "ol": ["start", "reversed"],
+    "th": ["scope", "colspan", "rowspan"],
+    "td": ["colspan", "rowspan"],
+    "q": ["cite"],
+}
+
+# No data:, javascript:, vbscript: or anything else: bleach drops unknown schemes.
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+# Elements whose content is never text a reader should see: dropped whole, not
+# just unwrapped, before bleach runs. Safety does not depend on this step (bleach
+# escapes whatever survives it); it only keeps `alert(1)` out of the page as text.
+_DROP_WITH_CONTENT = re.compile(
+    r"<(script|style|template|noscript|iframe|object|embed|svg|math|textarea|title)"
+    r"\b[^>]*>.*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+_article_cleaner = bleach.Cleaner(
+    tags=ARTICLE_TAGS,
+    attributes=ARTICLE_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+)
+
+_COMMENT_REL = "nofollow ugc noopener"
+
+
+def _set_comment_link_rel(attrs, new=False):
+    attrs[(None, "rel")] = _COMMENT_REL
+    attrs.pop((None, "target"), None)
+    return attrs
+
+
+def _only_web_links(attrs, new=False):
+    href = attrs.get((None, "href"), "")
+    if not href.lower().startswith(("http://", "https://")):
+        return None
+    return attrs
+
+
+_comment_linker = Linker(
+    callbacks=[_only_web_links, _set_comment_link_rel], skip_tags={"pre", "code"}
+)
+
+
+def clean_article_html(html: str) -> str:
+    """Return editor HTML reduced to the article allow-list."""
+    if not html:
+        return ""
+    html = _DROP_WITH_CONTENT.sub("", html)
+    return _article_cleaner.clean(html).strip()
+
+
+def render_comment_text(text: str) -> str:
+    """Turn a reader's plain-text comment into safe HTML: escaped, paragraphs from
+    blank lines, line breaks kept, web addresses made into nofollow links."""
+    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
+    parts = []
+    for paragraph in paragraphs:
+        if not paragraph.strip():
+            continue
+        escaped = bleach.clean(paragraph, tags=set(), strip=False)
+        escaped = escaped.replace("\n", "<br>\n")
+        parts.append(f"<p>{_comment_linker.linkify(escaped)}</p>")
+    return "\n".join(parts)
+
+
+def strip_all_tags(html: str) -> str:
+    """Plain text of some HTML, for excerpts and search (entities left escaped)."""
+    return bleach.clean(
+        _DROP_WITH_CONTENT.sub("", html or ""), tags=set(), strip=True
+    ).strip()

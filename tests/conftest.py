@@ -1,0 +1,1 @@
+"""Shared test helpers: small factories, not fixture files."""
