@@ -63,6 +63,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+# How many proxies (load balancer, CDN) stand in front of the app and append to
+# X-Forwarded-For; 0 trusts REMOTE_ADDR alone.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 
 # The public address of the site, used wherever a URL leaves the request cycle:
 # emails, feeds built by tasks, List-Unsubscribe headers.
