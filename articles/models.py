@@ -182,6 +182,7 @@ class Article(models.Model):
         get_latest_by = "published_at"
         verbose_name = "article"
         verbose_name_plural = "articles"
+        permissions = [("publish_article", "Can publish articles")]
         indexes = [
             # published(): every public listing filters on status and sorts by date.
             models.Index(
