@@ -1,9 +1,19 @@
+import html
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from taggit.managers import TaggableManager
+
+from articles.cache import invalidate_public_pages
+from articles.sanitizer import clean_article_html, strip_all_tags
+
+EXCERPT_WORDS = 40
 
 
 class User(AbstractUser):
@@ -198,8 +208,57 @@ class Article(models.Model):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        touched = set(update_fields) if update_fields is not None else None
+
+        def touches(*names):
+            return touched is None or bool(touched.intersection(names))
+
+        # Every way in (admin, import, command, API) passes through here, so the
+        # stored body is always clean and pages can print it as it is.
+        if touches("body"):
+            self.body = clean_article_html(self.body)
+        if touches("body", "excerpt") and not self.excerpt.strip():
+            self.excerpt = make_excerpt(self.body)
+            if touched is not None:
+                touched.add("excerpt")
+        if (
+            touches("status", "published_at")
+            and self.status == self.Status.PUBLISHED
+            and self.published_at is None
+        ):
+            self.published_at = timezone.now()
+            if touched is not None:
+                touched.add("published_at")
+        if touched is not None:
+            kwargs["update_fields"] = touched
+
+        old_slug = None
+        if self.pk and touches("slug"):
+            old_slug = (
+                Article.objects.filter(pk=self.pk)
+                .values_list("slug", flat=True)
+                .first()
+            )
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if old_slug and old_slug != self.slug:
+                SlugRedirect.objects.update_or_create(
+                    old_slug=old_slug, defaults={"article": self}
+                )
+            # A live slug always wins over a redirect that used to own it.
+            SlugRedirect.objects.filter(old_slug=self.slug).delete()
+        _invalidate_public_pages()
+
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _invalidate_public_pages()
+        return result
 
     @property
     def is_published(self):
@@ -208,6 +267,40 @@ class Article(models.Model):
             and self.published_at is not None
             and self.published_at <= timezone.now()
         )
+
+    @property
+    def is_scheduled(self):
+        return (
+            self.status == self.Status.PUBLISHED
+            and self.published_at is not None
+            and self.published_at > timezone.now()
+        )
+
+    def clean(self):
+        errors = {}
+        if self.image and not self.image_alt.strip():
+            errors["image_alt"] = (
+                "Describe the image for readers who cannot see it (alt text)."
+            )
+        if errors:
+            raise ValidationError(errors)
+        if self.status == self.Status.PUBLISHED and self.published_at is None:
+            self.published_at = timezone.now()
+
+
+def make_excerpt(body_html: str, words: int = EXCERPT_WORDS) -> str:
+    """Plain text from the start of an article body, about `words` words long."""
+    text = html.unescape(strip_all_tags(body_html))
+    text = re.sub(r"\s+", " ", text).strip()
+    return Truncator(text).words(words, truncate="…")
+
+
+def _invalidate_public_pages():
+    # Now, so code in the same request (and tests) sees fresh pages; and again
+    # after commit, so a page rendered from the old rows while the transaction
+    # was open cannot stay cached under the new generation.
+    invalidate_public_pages()
+    transaction.on_commit(invalidate_public_pages)
 
 
 class SlugRedirect(models.Model):

@@ -101,8 +101,16 @@ def render_comment_text(text: str) -> str:
     return "\n".join(parts)
 
 
+# Where one block of text ends and the next begins, so "<p>a</p><p>b</p>" reads
+# "a b" rather than "ab" once the tags are gone.
+_BLOCK_BOUNDARY = re.compile(
+    r"<br\s*/?>|</(?:p|h[1-6]|li|dt|dd|blockquote|figcaption|caption|td|th|pre)\s*>",
+    re.IGNORECASE,
+)
+
+
 def strip_all_tags(html: str) -> str:
     """Plain text of some HTML, for excerpts and search (entities left escaped)."""
-    return bleach.clean(
-        _DROP_WITH_CONTENT.sub("", html or ""), tags=set(), strip=True
-    ).strip()
+    html = _DROP_WITH_CONTENT.sub("", html or "")
+    html = _BLOCK_BOUNDARY.sub(lambda match: match.group(0) + " ", html)
+    return bleach.clean(html, tags=set(), strip=True).strip()

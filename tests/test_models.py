@@ -1,5 +1,14 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from articles.cache import public_pages_generation
+from articles.models import Article, SlugRedirect, make_excerpt
+from tests.factories import make_article, make_category
 
 pytestmark = pytest.mark.django_db
 
@@ -20,3 +29,152 @@ def test_editors_may_publish_and_manage_categories_and_redirects():
     codenames = _codenames("Editors")
     assert {"publish_article", "delete_article", "change_category"} <= codenames
     assert {"change_author", "delete_slugredirect", "change_tag"} <= codenames
+
+
+# published(): the one visibility rule
+
+
+def test_published_hides_drafts_and_future_articles():
+    now = timezone.now()
+    live = make_article(published_at=now - timedelta(minutes=1))
+    make_article(status=Article.Status.DRAFT, published_at=now - timedelta(days=1))
+    make_article(published_at=now + timedelta(hours=2))
+
+    assert list(Article.objects.published()) == [live]
+
+
+def test_scheduled_article_appears_by_itself_when_due():
+    with time_machine.travel(datetime(2026, 3, 1, 9, 0, tzinfo=UTC), tick=False):
+        article = make_article(published_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+        assert not Article.objects.published().filter(pk=article.pk).exists()
+        assert Article.objects.scheduled().filter(pk=article.pk).exists()
+        assert article.is_scheduled and not article.is_published
+
+    with time_machine.travel(datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC), tick=False):
+        assert Article.objects.published().filter(pk=article.pk).exists()
+        assert article.is_published
+
+
+def test_publishing_without_a_time_publishes_now():
+    with time_machine.travel(datetime(2026, 5, 4, 8, 30, tzinfo=UTC), tick=False):
+        article = make_article(published_at=None)
+
+    assert article.published_at == datetime(2026, 5, 4, 8, 30, tzinfo=UTC)
+
+
+def test_draft_keeps_an_empty_publication_time():
+    article = make_article(status=Article.Status.DRAFT, published_at=None)
+
+    assert article.published_at is None
+
+
+# save(): sanitising and derived fields
+
+
+def test_save_sanitises_the_body():
+    article = make_article(body='<p onclick="x()">Hi<script>alert(1)</script></p>')
+
+    article.refresh_from_db()
+    assert article.body == "<p>Hi</p>"
+
+
+def test_save_sanitises_the_body_through_update_fields_too():
+    article = make_article()
+    article.body = '<p>Safe</p><img src="x" onerror="alert(1)">'
+    article.save(update_fields=["body"])
+
+    article.refresh_from_db()
+    assert "onerror" not in article.body
+
+
+def test_blank_excerpt_is_taken_from_the_body_as_plain_text():
+    words = " ".join(f"word{n}" for n in range(60))
+    article = make_article(
+        body=f"<h2>Heading</h2><p>Fish &amp; chips.</p><p>{words}</p>"
+    )
+
+    assert article.excerpt.startswith("Heading Fish & chips. word0 word1")
+    assert "<" not in article.excerpt
+    assert article.excerpt.endswith("…")
+    assert len(article.excerpt.split()) == 40
+
+
+def test_written_excerpt_is_kept():
+    article = make_article(excerpt="Our own summary.")
+
+    assert article.excerpt == "Our own summary."
+
+
+def test_excerpt_of_a_short_body_is_not_marked_as_cut():
+    assert make_excerpt("<p>Two words</p>") == "Two words"
+
+
+# clean()
+
+
+def test_image_without_alt_text_is_refused():
+    article = make_article()
+    article.image = "articles/2026/11/photo.jpg"
+
+    with pytest.raises(ValidationError) as error:
+        article.full_clean()
+
+    assert "image_alt" in error.value.message_dict
+
+
+def test_clean_fills_the_publication_time_when_publishing():
+    article = Article(title="T", slug="t", category=make_category(), status="published")
+    article.clean()
+
+    assert article.published_at is not None
+
+
+# Slug changes
+
+
+def test_changing_the_slug_records_a_redirect_from_the_old_one():
+    article = make_article(slug="first-title")
+    article.slug = "better-title"
+    article.save()
+
+    redirect = SlugRedirect.objects.get(old_slug="first-title")
+    assert redirect.article == article
+
+
+def test_saving_without_a_slug_change_records_nothing():
+    article = make_article(slug="steady")
+    article.title = "New headline"
+    article.save()
+
+    assert not SlugRedirect.objects.exists()
+
+
+def test_a_live_slug_removes_the_redirect_that_would_shadow_it():
+    first = make_article(slug="old-name")
+    first.slug = "new-name"
+    first.save()
+
+    second = make_article(slug="old-name")
+
+    assert not SlugRedirect.objects.filter(old_slug="old-name").exists()
+    assert Article.objects.get(slug="old-name") == second
+
+
+def test_renaming_back_removes_the_redirect():
+    article = make_article(slug="a-name")
+    article.slug = "b-name"
+    article.save()
+    article.slug = "a-name"
+    article.save()
+
+    assert list(SlugRedirect.objects.values_list("old_slug", flat=True)) == ["b-name"]
+
+
+def test_saving_an_article_invalidates_public_pages():
+    article = make_article()
+    before = public_pages_generation()
+
+    article.title = "Changed"
+    article.save()
+
+    assert public_pages_generation() > before
