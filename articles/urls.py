@@ -1,6 +1,6 @@
 from django.urls import path
 
-from articles import views
+from articles import feeds, views
 
 app_name = "articles"
 
@@ -10,4 +10,33 @@ urlpatterns = [
     path("category/<slug:slug>/", views.category_detail, name="category"),
     path("tag/<slug:slug>/", views.tag_detail, name="tag"),
     path("author/<slug:slug>/", views.author_detail, name="author"),
+    path("archive/", views.ArticleArchiveIndex.as_view(), name="archive"),
+    path("archive/<int:year>/", views.ArticleYearArchive.as_view(), name="year"),
+    path(
+        "archive/<int:year>/<int:month>/",
+        views.ArticleMonthArchive.as_view(),
+        name="month",
+    ),
+    path("search/", views.search, name="search"),
+    # Feeds: RSS at feed/, Atom at feed/atom/, for the site and each listing.
+    path("feed/", feeds.rss(feeds.LatestArticlesFeed), name="feed"),
+    path("feed/atom/", feeds.atom(feeds.LatestArticlesFeed), name="atom"),
+    path(
+        "category/<slug:slug>/feed/",
+        feeds.rss(feeds.CategoryFeed),
+        name="category_feed",
+    ),
+    path(
+        "category/<slug:slug>/feed/atom/",
+        feeds.atom(feeds.CategoryFeed),
+        name="category_atom",
+    ),
+    path("tag/<slug:slug>/feed/", feeds.rss(feeds.TagFeed), name="tag_feed"),
+    path("tag/<slug:slug>/feed/atom/", feeds.atom(feeds.TagFeed), name="tag_atom"),
+    path("author/<slug:slug>/feed/", feeds.rss(feeds.AuthorFeed), name="author_feed"),
+    path(
+        "author/<slug:slug>/feed/atom/",
+        feeds.atom(feeds.AuthorFeed),
+        name="author_atom",
+    ),
 ]

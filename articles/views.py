@@ -1,42 +1,316 @@
-from django.shortcuts import get_object_or_404, render
+"""The reader site: home, article, listings, archives, search, robots.txt.
 
-from articles.models import Article, Author, Category
+Every list starts from `Article.objects.published()`. Listings fetch what a card
+shows in a fixed number of queries (category joined, authors prefetched), so a page
+costs the same whatever its size.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.paginator import InvalidPage, Paginator
+from django.db.models import F, Q, Window, prefetch_related_objects
+from django.db.models.functions import RowNumber
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date
+from django.views.decorators.http import require_safe
+from django.views.generic.dates import (
+    ArchiveIndexView,
+    MonthArchiveView,
+    YearArchiveView,
+)
+from taggit.models import Tag
+
+from articles.cache import public_pages_generation
+from articles.models import Article, Author, Category, SlugRedirect
+from articles.related import related_articles
+from articles.search import SearchForm, search_articles
+from articles.templatetags.article_tags import image_sources
+
+PER_PAGE = 12
+HOME_LATEST = 8
+HOME_ROW = 4
+PREVIEW_PERMISSION = "articles.view_article"
+# Saves within this time of publication are corrections, not updates.
+UPDATE_SHOWN_AFTER = timedelta(minutes=10)
 
 
+def _cards(queryset):
+    """What a card shows: the category joined, the bylines prefetched."""
+    return queryset.select_related("category").prefetch_related("authors")
+
+
+def _paginate(request, queryset, per_page=PER_PAGE):
+    paginator = Paginator(queryset, per_page)
+    try:
+        return paginator.page(request.GET.get("page") or 1)
+    except InvalidPage:
+        raise Http404("No such page.") from None
+
+
+@require_safe
 def home(request):
-    articles = Article.objects.published().select_related("category")[:20]
-    return render(request, "articles/home.html", {"articles": articles})
+    published = Article.objects.published()
+    page_number = request.GET.get("page") or "1"
+    lead = None
+    if page_number == "1":
+        lead = published.select_related("category").order_by(
+            "-is_featured", "-published_at", "-id"
+        )[:1]
+        lead = lead[0] if lead else None
+    latest = published.select_related("category")
+    if lead:
+        latest = latest.exclude(pk=lead.pk)
+    page = _paginate(request, latest, HOME_LATEST)
 
-
-def article_detail(request, slug):
-    article = get_object_or_404(
-        Article.objects.published().select_related("category"), slug=slug
+    rows = []
+    categories = list(Category.objects.all())
+    if lead:
+        # The newest few of every category in one query, whatever their number.
+        ranked = list(
+            published.exclude(pk=lead.pk)
+            .select_related("category")
+            .annotate(
+                row=Window(
+                    RowNumber(),
+                    partition_by=F("category_id"),
+                    order_by=[F("published_at").desc(), F("id").desc()],
+                )
+            )
+            .filter(row__lte=HOME_ROW)
+        )
+        for category in categories:
+            articles = [a for a in ranked if a.category_id == category.pk]
+            if articles:
+                rows.append((category, articles))
+    shown = [lead] if lead else []
+    shown += list(page.object_list)
+    shown += [article for _, articles in rows for article in articles]
+    prefetch_related_objects(shown, "authors")
+    return render(
+        request,
+        "articles/home.html",
+        {
+            "lead": lead,
+            "page": page,
+            "rows": rows,
+            "nav_categories": categories,
+        },
     )
-    return render(request, "articles/article_detail.html", {"article": article})
 
 
+def _article_for_reader(request, slug):
+    """The article at `slug` as this reader may see it: published for everyone,
+    any status for staff allowed to preview. Returns (article, is_preview) or
+    raises Http404."""
+    article = (
+        Article.objects.published().select_related("category").filter(slug=slug).first()
+    )
+    if article:
+        return article, False
+    if request.user.has_perm(PREVIEW_PERMISSION):
+        article = Article.objects.select_related("category").filter(slug=slug).first()
+        if article:
+            return article, True
+    raise Http404("No article at this address.")
+
+
+def _article_etag(article):
+    # The page shows the comment count and, around the story, other articles
+    # (related, previous/next): the generation changes whenever those do.
+    stamp = int(article.updated_at.timestamp())
+    return f'"{article.pk}-{stamp}-{article.comment_count}-{public_pages_generation()}"'
+
+
+def _article_last_modified(article):
+    return max(article.updated_at, article.published_at or article.updated_at)
+
+
+def _neighbours(article):
+    """The previous (older) and next (newer) published articles, in one query."""
+    if not article.published_at:
+        return None, None
+    published = Article.objects.published()
+    when, pk = article.published_at, article.pk
+    newer = (
+        published.filter(Q(published_at__gt=when) | Q(published_at=when, pk__gt=pk))
+        .order_by("published_at", "id")
+        .values("pk")[:1]
+    )
+    older = (
+        published.filter(Q(published_at__lt=when) | Q(published_at=when, pk__lt=pk))
+        .order_by("-published_at", "-id")
+        .values("pk")[:1]
+    )
+    previous = following = None
+    for other in Article.objects.filter(Q(pk__in=newer) | Q(pk__in=older)).only(
+        "title", "slug", "published_at"
+    ):
+        if (other.published_at, other.pk) > (when, pk):
+            following = other
+        else:
+            previous = other
+    return previous, following
+
+
+@require_safe
+def article_detail(request, slug):
+    try:
+        article, is_preview = _article_for_reader(request, slug)
+    except Http404:
+        moved = (
+            SlugRedirect.objects.filter(old_slug=slug)
+            .values_list("article__slug", flat=True)
+            .first()
+        )
+        if moved:
+            return redirect("articles:detail", slug=moved, permanent=True)
+        raise
+
+    if not is_preview:
+        etag = _article_etag(article)
+        last_modified = _article_last_modified(article)
+        not_modified = get_conditional_response(
+            request, etag=etag, last_modified=last_modified.timestamp()
+        )
+        if not_modified is not None:
+            return not_modified
+
+    prefetch_related_objects([article], "authors", "tags")
+    previous, following = _neighbours(article)
+    response = render(
+        request,
+        "articles/article_detail.html",
+        {
+            "article": article,
+            "authors": list(article.authors.all()),
+            "tags": sorted(article.tags.all(), key=lambda tag: tag.name.lower()),
+            "related": related_articles(article),
+            "previous": previous,
+            "next": following,
+            "is_preview": is_preview,
+            "image": image_sources(article),
+            "show_updated": article.published_at
+            and article.updated_at - article.published_at > UPDATE_SHOWN_AFTER,
+            "share_url": settings.SITE_URL + article.get_absolute_url(),
+        },
+    )
+    if is_preview:
+        patch_cache_control(response, private=True, no_store=True)
+    else:
+        response.headers["ETag"] = etag
+        response.headers["Last-Modified"] = http_date(last_modified.timestamp())
+    return response
+
+
+@require_safe
 def category_detail(request, slug):
     category = get_object_or_404(Category, slug=slug)
-    articles = Article.objects.published().filter(category=category)[:20]
+    page = _paginate(
+        request, _cards(Article.objects.published().filter(category=category))
+    )
     return render(
         request,
-        "articles/article_list.html",
-        {"heading": category.name, "articles": articles},
+        "articles/category_detail.html",
+        {
+            "category": category,
+            "page": page,
+            "feed_url": reverse("articles:category_feed", args=[category.slug]),
+            "atom_url": reverse("articles:category_atom", args=[category.slug]),
+        },
     )
 
 
+@require_safe
 def tag_detail(request, slug):
-    articles = Article.objects.published().filter(tags__slug=slug)[:20]
+    tag = get_object_or_404(Tag, slug=slug)
+    page = _paginate(request, _cards(Article.objects.published().filter(tags=tag)))
     return render(
-        request, "articles/article_list.html", {"heading": slug, "articles": articles}
+        request,
+        "articles/tag_detail.html",
+        {
+            "tag": tag,
+            "page": page,
+            "feed_url": reverse("articles:tag_feed", args=[tag.slug]),
+            "atom_url": reverse("articles:tag_atom", args=[tag.slug]),
+        },
     )
 
 
+@require_safe
 def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
-    articles = author.articles.published()[:20]
+    page = _paginate(
+        request, _cards(Article.objects.published().filter(authors=author))
+    )
     return render(
         request,
-        "articles/article_list.html",
-        {"heading": author.name, "articles": articles},
+        "articles/author_detail.html",
+        {
+            "author": author,
+            "page": page,
+            "feed_url": reverse("articles:author_feed", args=[author.slug]),
+            "atom_url": reverse("articles:author_atom", args=[author.slug]),
+        },
+    )
+
+
+class _ArchiveMixin:
+    date_field = "published_at"
+    paginate_by = PER_PAGE
+    allow_empty = False
+    allow_future = False
+
+    def get_queryset(self):
+        # Built per request: published() reads the clock.
+        return _cards(Article.objects.published())
+
+    def paginate_queryset(self, queryset, page_size):
+        page = _paginate(self.request, queryset, page_size)
+        return page.paginator, page, page.object_list, page.has_other_pages()
+
+
+class ArticleArchiveIndex(_ArchiveMixin, ArchiveIndexView):
+    """Every month with articles, newest first, above the latest articles."""
+
+    date_list_period = "month"
+    allow_empty = True
+    template_name = "articles/archive_index.html"
+
+
+class ArticleYearArchive(_ArchiveMixin, YearArchiveView):
+    make_object_list = True
+    template_name = "articles/archive_year.html"
+
+
+class ArticleMonthArchive(_ArchiveMixin, MonthArchiveView):
+    month_format = "%m"
+    template_name = "articles/archive_month.html"
+
+
+@require_safe
+def search(request):
+    form = SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    page = _paginate(request, _cards(search_articles(query))) if query else None
+    return render(
+        request,
+        "articles/search.html",
+        {"form": form, "query": query, "page": page},
+    )
+
+
+@require_safe
+def robots_txt(request):
+    return render(
+        request,
+        "robots.txt",
+        {
+            "sitemap_url": request.build_absolute_uri(reverse("sitemap")),
+            "news_sitemap_url": request.build_absolute_uri(reverse("news-sitemap")),
+        },
+        content_type="text/plain; charset=utf-8",
     )

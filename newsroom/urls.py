@@ -3,14 +3,36 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
+
+from articles.sitemaps import SITEMAPS, NewsSitemap
+from articles.views import robots_txt
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("comments/", include("comments.urls")),
     path("newsletter/", include("newsletter.urls")),
+    path("robots.txt", robots_txt, name="robots"),
+    path(
+        "sitemap.xml",
+        sitemap_views.sitemap,
+        {"sitemaps": SITEMAPS},
+        name="sitemap",
+    ),
+    path(
+        "sitemap-news.xml",
+        sitemap_views.sitemap,
+        {"sitemaps": {"news": NewsSitemap}, "template_name": "sitemaps/news.xml"},
+        name="news-sitemap",
+    ),
     path("", include("articles.urls")),
 ]
+
+# Django's default handlers render templates/404.html and templates/500.html; the
+# 500 page is rendered without context processors, so it needs no database.
+handler404 = "django.views.defaults.page_not_found"
+handler500 = "django.views.defaults.server_error"
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,202 @@
+"""RSS and Atom feeds for the site, each category, tag and author.
+
+Each feed carries the excerpt, bylines, category and tags, and the featured image as
+an enclosure. Feeds answer conditional GETs: the ETag and Last-Modified come from
+one aggregate query over the feed's articles, before any item is built.
+"""
+
+import mimetypes
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.core.files.storage import default_storage
+from django.db.models import Count, Max
+from django.db.models.functions import Greatest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
+from django.views.decorators.http import condition
+from taggit.models import Tag
+
+from articles.cache import public_pages_generation
+from articles.models import Article, Author, Category
+
+FEED_ITEMS = 20
+# The enclosure is the rendition closest to this width: big enough for a reader
+# app, far smaller than the original.
+ENCLOSURE_WIDTH = 960
+
+
+def enclosure_for(article: Article) -> Enclosure | None:
+    """The article's image as an enclosure, or None without an image."""
+    renditions = article.image_renditions or {}
+    if renditions:
+        width = min(renditions, key=lambda w: abs(int(w) - ENCLOSURE_WIDTH))
+        name, mime_type = renditions[width], "image/webp"
+    elif article.image:
+        name = article.image.name
+        mime_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    else:
+        return None
+    try:
+        length = default_storage.size(name)
+    except (OSError, NotImplementedError):
+        # RSS asks for a length; 0 is the accepted value for "unknown".
+        length = 0
+    return Enclosure(default_storage.url(name), str(length), mime_type)
+
+
+class LatestArticlesFeed(Feed):
+    feed_type = Rss201rev2Feed
+
+    def articles(self, obj):
+        """The published articles this feed is about."""
+        return Article.objects.published()
+
+    def title(self, obj):
+        return settings.SITE_NAME
+
+    def link(self, obj):
+        return "/"
+
+    def description(self, obj):
+        return settings.SITE_DESCRIPTION
+
+    def subtitle(self, obj):
+        return self.description(obj)
+
+    def items(self, obj):
+        return (
+            self.articles(obj)
+            .select_related("category")
+            .prefetch_related("authors", "tags")
+            .order_by("-published_at", "-id")[:FEED_ITEMS]
+        )
+
+    def item_title(self, item):
+        return item.title
+
+    def item_description(self, item):
+        return item.excerpt or item.standfirst
+
+    def item_pubdate(self, item):
+        return item.published_at
+
+    def item_updateddate(self, item):
+        return item.updated_at
+
+    def item_author_name(self, item):
+        return ", ".join(author.name for author in item.authors.all()) or None
+
+    def item_author_link(self, item):
+        authors = list(item.authors.all())
+        return self._absolute(authors[0].get_absolute_url()) if authors else None
+
+    def item_categories(self, item):
+        return [item.category.name, *(tag.name for tag in item.tags.all())]
+
+    def item_enclosures(self, item):
+        enclosure = enclosure_for(item)
+        if enclosure and enclosure.url.startswith("/"):
+            enclosure.url = self._absolute(enclosure.url)
+        return [enclosure] if enclosure else []
+
+    def _absolute(self, path):
+        return settings.SITE_URL + path
+
+
+class CategoryFeed(LatestArticlesFeed):
+    def get_object(self, request, slug):
+        return get_object_or_404(Category, slug=slug)
+
+    def articles(self, obj):
+        return Article.objects.published().filter(category=obj)
+
+    def title(self, obj):
+        return f"{obj.name} | {settings.SITE_NAME}"
+
+    def link(self, obj):
+        return obj.get_absolute_url()
+
+    def description(self, obj):
+        return obj.description or f"The latest {obj.name} articles."
+
+
+class TagFeed(LatestArticlesFeed):
+    def get_object(self, request, slug):
+        return get_object_or_404(Tag, slug=slug)
+
+    def articles(self, obj):
+        return Article.objects.published().filter(tags=obj)
+
+    def title(self, obj):
+        return f"{obj.name} | {settings.SITE_NAME}"
+
+    def link(self, obj):
+        return reverse("articles:tag", args=[obj.slug])
+
+    def description(self, obj):
+        return f"Articles tagged {obj.name}."
+
+
+class AuthorFeed(LatestArticlesFeed):
+    def get_object(self, request, slug):
+        return get_object_or_404(Author, slug=slug)
+
+    def articles(self, obj):
+        return Article.objects.published().filter(authors=obj)
+
+    def title(self, obj):
+        return f"{obj.name} | {settings.SITE_NAME}"
+
+    def link(self, obj):
+        return obj.get_absolute_url()
+
+    def description(self, obj):
+        return f"Articles by {obj.name}."
+
+
+# Conditional GET ----------------------------------------------------------------
+
+_SCOPES = {
+    LatestArticlesFeed: lambda slug: {},
+    CategoryFeed: lambda slug: {"category__slug": slug},
+    TagFeed: lambda slug: {"tags__slug": slug},
+    AuthorFeed: lambda slug: {"authors__slug": slug},
+}
+
+
+def _feed_state(feed_class, request, slug=None):
+    """(etag, last_modified) of a feed, computed once per request."""
+    cached = getattr(request, "_feed_state", None)
+    if cached is None:
+        scope = Article.objects.published().filter(**_SCOPES[feed_class](slug))
+        # Greatest(): a scheduled article becomes visible without being saved.
+        state = scope.aggregate(
+            changed=Max(Greatest("updated_at", "published_at")), n=Count("pk")
+        )
+        changed = state["changed"]
+        stamp = int(changed.timestamp()) if changed else 0
+        etag = f"{feed_class.__name__}-{slug or ''}-{stamp}-{state['n']}"
+        cached = request._feed_state = (f"{etag}-{public_pages_generation()}", changed)
+    return cached
+
+
+def _conditional(feed_class, feed):
+    def etag(request, slug=None):
+        return _feed_state(feed_class, request, slug)[0]
+
+    def last_modified(request, slug=None):
+        return _feed_state(feed_class, request, slug)[1]
+
+    return condition(etag_func=etag, last_modified_func=last_modified)(feed)
+
+
+def rss(feed_class):
+    return _conditional(feed_class, feed_class())
+
+
+def atom(feed_class):
+    feed = feed_class()
+    feed.feed_type = Atom1Feed
+    return _conditional(feed_class, feed)

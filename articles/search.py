@@ -1,0 +1,100 @@
+"""
+Search over published articles.
+
+On PostgreSQL: full-text search, ranked by relevance, served by the GIN index that
+migration 0003_article_search_index builds on exactly the expression in
+`search_vector()` (change one, change the other). Elsewhere (SQLite): every word
+must appear in the title, standfirst or body; articles with more words in the title
+come first, then the newest.
+"""
+
+import re
+import unicodedata
+
+from django import forms
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from articles.models import Article
+
+MAX_QUERY_LENGTH = 200
+MAX_WORDS = 12
+SEARCH_CONFIG = "english"
+
+
+def normalise_query(raw: str | None) -> str:
+    """A reader's query made safe to search with: Unicode-normalised, control
+    characters (NUL included, which PostgreSQL refuses) removed, whitespace
+    collapsed, and cut to a sensible length."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    text = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
+        for ch in text
+    )
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:MAX_QUERY_LENGTH].strip()
+
+
+class QueryField(forms.CharField):
+    """A search box that never rejects what a reader typed: the text is cleaned
+    up before validation, so a 1,000-character or NUL-laden query just searches."""
+
+    def to_python(self, value):
+        return normalise_query(super().to_python(value))
+
+
+class SearchForm(forms.Form):
+    q = QueryField(
+        label="Search articles",
+        required=False,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+def search_vector() -> SearchVector:
+    return (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("standfirst", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+    )
+
+
+def search_articles(query: str) -> QuerySet[Article]:
+    """Published articles matching `query`, best first. Pass a normalised query."""
+    articles = Article.objects.published()
+    if not query:
+        return articles.none()
+    if connection.vendor == "postgresql":
+        return _postgres_search(articles, query)
+    return _fallback_search(articles, query)
+
+
+def _postgres_search(articles, query):
+    search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    vector = search_vector()
+    return (
+        articles.alias(document=vector)
+        .annotate(rank=SearchRank(vector, search_query))
+        .filter(document=search_query)
+        .order_by("-rank", "-published_at", "-id")
+    )
+
+
+def _fallback_search(articles, query):
+    words = [word for word in query.split(" ") if word][:MAX_WORDS]
+    title_hits = Value(0)
+    for word in words:
+        articles = articles.filter(
+            Q(title__icontains=word)
+            | Q(standfirst__icontains=word)
+            | Q(body__icontains=word)
+        )
+        title_hits = title_hits + Case(
+            When(title__icontains=word, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    return articles.annotate(title_hits=title_hits).order_by(
+        "-title_hits", "-published_at", "-id"
+    )
