@@ -1,5 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from comments import feeds, views
 
 app_name = "comments"
 
-urlpatterns = []
+urlpatterns = [
+    path("post/<int:article_id>/", views.post_comment, name="post"),
+    path("feed/<slug:slug>/", feeds.ArticleCommentsFeed(), name="feed"),
+    path(
+        "follow-ups/confirm/<str:token>/",
+        views.confirm_follow_ups,
+        name="confirm_follow_ups",
+    ),
+    path("follow-ups/stop/<str:token>/", views.stop_follow_ups, name="stop_follow_ups"),
+]

@@ -255,3 +255,36 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# Comments
+# Replies nest this deep (1 = no replies); deeper replies join their parent's level.
+COMMENTS_THREAD_DEPTH = envint("COMMENTS_THREAD_DEPTH", 3)
+# Top-level threads per page of an article's comments (?cpage=N beyond that).
+COMMENTS_PER_PAGE = envint("COMMENTS_PER_PAGE", 50)
+# Comments close this many days after publication; 0 keeps them open for ever.
+COMMENTS_CLOSE_AFTER_DAYS = envint("COMMENTS_CLOSE_AFTER_DAYS", 30)
+COMMENTS_MAX_LENGTH = envint("COMMENTS_MAX_LENGTH", 5000)
+# A comment with this many links or more is held for moderation.
+COMMENTS_MAX_LINKS = envint("COMMENTS_MAX_LINKS", 2)
+# Case-insensitive phrases matched against name, email, website, text and IP. Editors
+# can add more in the admin (Comments > Moderation phrases).
+COMMENTS_MODERATION_KEYWORDS = envlist("COMMENTS_MODERATION_KEYWORDS", [])
+COMMENTS_BLOCKLIST = envlist("COMMENTS_BLOCKLIST", [])
+# The same IP may post once per this many seconds (HTTP 429 otherwise).
+COMMENTS_FLOOD_SECONDS = envint("COMMENTS_FLOOD_SECONDS", 15)
+# Bot check: a form sent sooner than this after it was rendered, or later than
+# COMMENTS_FORM_MAX_AGE, goes to spam. Keep cached article pages younger than that.
+COMMENTS_MIN_SECONDS = envint("COMMENTS_MIN_SECONDS", 3)
+COMMENTS_FORM_MAX_AGE = envint("COMMENTS_FORM_MAX_AGE", 3 * 24 * 3600)
+COMMENTS_IP_RETENTION_DAYS = envint("COMMENTS_IP_RETENTION_DAYS", 30)
+# Who hears about pending comments; empty means every active member of "Editors".
+COMMENTS_MODERATOR_EMAILS = envlist("COMMENTS_MODERATOR_EMAILS", [])
+# At most one pending-comments email to moderators per this many minutes.
+COMMENTS_NOTIFY_EVERY_MINUTES = envint("COMMENTS_NOTIFY_EVERY_MINUTES", 15)
+# How long a follow-up confirmation link stays valid.
+COMMENTS_CONFIRM_MAX_AGE = envint("COMMENTS_CONFIRM_MAX_AGE", 7 * 24 * 3600)
+# Signed cookies the comment section reads: the author's own pending comment ids, and
+# the saved name/email/website. A page rendered for a request carrying either one is
+# personal and must not be served from or stored in a shared cache.
+COMMENTS_PENDING_COOKIE = "comments_pending"
+COMMENTS_AUTHOR_COOKIE = "comment_author"

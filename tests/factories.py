@@ -40,3 +40,28 @@ def make_article(*, tags=(), authors=(), **fields):
     if authors:
         article.authors.add(*authors)
     return article
+
+
+def make_comment(article, *, parent=None, **fields):
+    """A comment saved directly (no moderation rules), approved unless told
+    otherwise. Keeps article.comment_count right for approved ones."""
+    from articles.sanitizer import render_comment_text
+    from comments.models import Comment
+    from comments.services import recount_comments
+
+    n = next(_sequence)
+    fields.setdefault("author_name", f"Reader {n}")
+    fields.setdefault("author_email", f"reader{n}@example.org")
+    fields.setdefault("text", f"Comment number {n}.")
+    fields.setdefault("status", Comment.Status.APPROVED)
+    fields.setdefault("html", render_comment_text(fields["text"]))
+    if parent is not None:
+        fields.update(
+            parent=parent,
+            thread_id=parent.thread_id or parent.pk,
+            depth=parent.depth + 1,
+        )
+    comment = Comment.objects.create(article=article, **fields)
+    recount_comments(article_ids=[article.pk])
+    article.refresh_from_db(fields=["comment_count"])
+    return comment

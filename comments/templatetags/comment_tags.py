@@ -2,9 +2,21 @@
 
 from django import template
 
+from comments.section import section_context
+
 register = template.Library()
 
 
 @register.inclusion_tag("comments/section.html", takes_context=True)
 def comment_section(context, article):
-    return {"article": article, "request": context.get("request")}
+    """The approved comments (within two queries) and the "Leave a Reply" form."""
+    return section_context(context.get("request"), article)
+
+
+@register.simple_tag
+def comment_count_label(article) -> str:
+    """ "3 Comments" for listings, from the denormalised count (no query)."""
+    count = article.comment_count
+    if not count:
+        return "No Comments"
+    return f"{count} Comment{'s' if count != 1 else ''}"

@@ -1,0 +1,74 @@
+import time
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.core.validators import MaxLengthValidator
+
+TIMESTAMP_SALT = "comments.form-timestamp"
+
+
+def form_timestamp() -> str:
+    """A signed note of when the form was shown, for the bot check."""
+    return signing.dumps(int(time.time()), salt=TIMESTAMP_SALT)
+
+
+class CommentForm(forms.Form):
+    """The "Leave a Reply" form. Its bot check (a honeypot and a signed timestamp)
+    never rejects: `bot_reason()` says why a submission looks automated, and the
+    comment is then kept as spam, so a bot learns nothing."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    email = forms.EmailField(label="Email", max_length=254)
+    url = forms.URLField(
+        label="Website", max_length=200, required=False, assume_scheme="https"
+    )
+    comment = forms.CharField(label="Comment", widget=forms.Textarea, strip=True)
+    parent = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    remember = forms.BooleanField(
+        label="Save my name, email, and website in this browser for the next time "
+        "I comment.",
+        required=False,
+    )
+    notify = forms.BooleanField(
+        label="Notify me of follow-up comments by email", required=False
+    )
+    # Hidden from people; bots that fill every field fill this one too.
+    homepage = forms.CharField(required=False)
+    ts = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.COMMENTS_MAX_LENGTH
+        self.fields["comment"].max_length = limit
+        self.fields["comment"].validators.append(
+            MaxLengthValidator(
+                limit,
+                message=f"Please keep your comment under {limit} characters "
+                "(it is %(show_value)d).",
+            )
+        )
+        self.fields["comment"].widget.attrs["maxlength"] = str(limit)
+        if not self.is_bound:
+            self.initial.setdefault("ts", form_timestamp())
+
+    def clean_name(self):
+        return " ".join(self.cleaned_data["name"].split())
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def bot_reason(self) -> str:
+        """Why this submission looks automated; "" when it looks human."""
+        if self.data.get("homepage", "").strip():
+            return "the hidden field was filled in"
+        try:
+            shown = signing.loads(self.data.get("ts", ""), salt=TIMESTAMP_SALT)
+        except signing.BadSignature:
+            return "the form timestamp is missing or forged"
+        elapsed = time.time() - shown
+        if elapsed < settings.COMMENTS_MIN_SECONDS:
+            return f"sent {elapsed:.1f} seconds after the form was shown"
+        if elapsed > settings.COMMENTS_FORM_MAX_AGE:
+            return "the form was shown too long ago"
+        return ""

@@ -1,0 +1,449 @@
+"""
+The comment workflows: posting under the moderation rules, moderating, and the
+emails that follow (moderators' batched notice, follow-up confirmation and replies).
+
+Views, admin actions, commands and tasks all call these functions, so every way a
+comment changes status keeps Article.comment_count and the page cache right.
+"""
+
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import EmailMessage, send_mail
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.cache import invalidate_public_pages
+from articles.models import Article
+from articles.ratelimit import is_rate_limited
+from articles.sanitizer import render_comment_text
+from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
+
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+CONFIRM_SALT = "comments.follow-up.confirm"
+STOP_SALT = "comments.follow-up.stop"
+NOTICE_SENT_KEY = "comments:moderator-notice:sent"
+NOTICE_DEFERRED_KEY = "comments:moderator-notice:deferred"
+
+
+class CommentRefused(Exception):
+    """A comment the site will not store, with the message and HTTP status the
+    commenter should get."""
+
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def comments_open(article: Article) -> bool:
+    if not article.comments_enabled:
+        return False
+    days = settings.COMMENTS_CLOSE_AFTER_DAYS
+    if days and article.published_at:
+        return timezone.now() < article.published_at + timedelta(days=days)
+    return True
+
+
+def count_links(text: str) -> int:
+    return len(_LINK.findall(text))
+
+
+def _phrases() -> tuple[list[str], list[str]]:
+    """(hold, spam) phrases from the settings and the admin, lower-cased."""
+    hold = [p.lower() for p in settings.COMMENTS_MODERATION_KEYWORDS if p.strip()]
+    spam = [p.lower() for p in settings.COMMENTS_BLOCKLIST if p.strip()]
+    for phrase, action in ModerationPhrase.objects.values_list("phrase", "action"):
+        (spam if action == ModerationPhrase.Action.SPAM else hold).append(phrase)
+    return hold, spam
+
+
+def _first_match(phrases: list[str], haystack: str) -> str:
+    return next((phrase for phrase in phrases if phrase in haystack), "")
+
+
+def _decide(
+    *, name, email, url, text, ip, user, bot_reason
+) -> tuple[Comment.Status, str]:
+    """The moderation rules, in order: staff, spam, hold, earlier approval."""
+    if user is not None and user.is_authenticated and user.is_staff:
+        return Comment.Status.APPROVED, "Written by the newsroom."
+    if bot_reason:
+        return Comment.Status.SPAM, f"Failed the bot check: {bot_reason}."
+    hold, spam = _phrases()
+    haystack = "\n".join([name, email, url, text, ip or ""]).lower()
+    if matched := _first_match(spam, haystack):
+        return Comment.Status.SPAM, f"Matches the blocklist: {matched!r}."
+    links = count_links(text)
+    if links >= settings.COMMENTS_MAX_LINKS:
+        return Comment.Status.PENDING, f"Has {links} links."
+    if matched := _first_match(hold, haystack):
+        return Comment.Status.PENDING, f"Contains the moderation keyword {matched!r}."
+    if Comment.objects.approved().filter(author_email=email).exists():
+        return Comment.Status.APPROVED, "This address has an approved comment."
+    return Comment.Status.PENDING, "First comment from this address."
+
+
+def post_comment(
+    *,
+    article: Article,
+    name: str,
+    email: str,
+    text: str,
+    url: str = "",
+    parent: Comment | None = None,
+    user=None,
+    ip: str | None = None,
+    notify: bool = False,
+    bot_reason: str = "",
+) -> Comment:
+    """Store a comment under the moderation rules, or raise CommentRefused.
+
+    `bot_reason` is the form's verdict on its honeypot and timestamp ("" when the
+    form looks human); such comments are kept, as spam, so editors can see them.
+    """
+    email = email.strip().lower()
+    is_staff = user is not None and user.is_authenticated and user.is_staff
+    if not comments_open(article):
+        raise CommentRefused("Comments are closed.", status=403)
+    if len(text) > settings.COMMENTS_MAX_LENGTH:
+        raise CommentRefused(
+            f"Your comment is {len(text)} characters long; the limit is "
+            f"{settings.COMMENTS_MAX_LENGTH}."
+        )
+    if parent is not None and (
+        parent.article_id != article.pk or parent.status != Comment.Status.APPROVED
+    ):
+        raise CommentRefused("The comment you replied to is no longer available.")
+    duplicate = (
+        Comment.objects.filter(article=article, author_email=email, text=text)
+        .exclude(status=Comment.Status.TRASH)
+        .exists()
+    )
+    if duplicate:
+        raise CommentRefused(
+            "You have already posted this comment on this article.", status=400
+        )
+    if (
+        ip
+        and not is_staff
+        and is_rate_limited(
+            f"comments:flood:{ip}", limit=1, period=settings.COMMENTS_FLOOD_SECONDS
+        )
+    ):
+        raise CommentRefused(
+            "You are posting comments too quickly. Please wait a few seconds and "
+            "send it again.",
+            status=429,
+        )
+
+    status, reason = _decide(
+        name=name, email=email, url=url, text=text, ip=ip, user=user,
+        bot_reason=bot_reason,
+    )  # fmt: skip
+
+    # Replies deeper than the thread allows join their parent's level.
+    while parent is not None and parent.depth >= settings.COMMENTS_THREAD_DEPTH:
+        parent = parent.parent
+
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            article=article,
+            parent=parent,
+            thread_id=(parent.thread_id or parent.pk) if parent else None,
+            depth=parent.depth + 1 if parent else 1,
+            author_name=name,
+            author_email=email,
+            author_url=url,
+            text=text,
+            html=render_comment_text(text),
+            status=status,
+            moderation_reason=reason,
+            by_newsroom=is_staff,
+            user=user if user is not None and user.is_authenticated else None,
+            ip_address=ip or None,
+            notify_replies=notify,
+        )
+        if status == Comment.Status.APPROVED:
+            Article.objects.filter(pk=article.pk).update(
+                comment_count=F("comment_count") + 1
+            )
+            transaction.on_commit(invalidate_public_pages, robust=True)
+            _queue_reply_notifications([comment])
+        elif status == Comment.Status.PENDING:
+            schedule_moderator_notice()
+        if notify and status != Comment.Status.SPAM:
+            _queue_follow_up_confirmation(email)
+    return comment
+
+
+def moderate(*, comments, status: Comment.Status) -> int:
+    """Move comments to `status` (approve, spam, trash, or back to pending), keep the
+    articles' counts right and notify followers of newly approved replies. Returns
+    how many comments changed."""
+    ids = [c.pk for c in comments]
+    with transaction.atomic():
+        changing = list(
+            Comment.objects.select_for_update()
+            .filter(pk__in=ids)
+            .exclude(status=status)
+            .only("pk", "article_id", "status", "parent_id")
+        )
+        if not changing:
+            return 0
+        Comment.objects.filter(pk__in=[c.pk for c in changing]).update(status=status)
+        deltas = Counter()
+        for comment in changing:
+            if status == Comment.Status.APPROVED:
+                deltas[comment.article_id] += 1
+            elif comment.status == Comment.Status.APPROVED:
+                deltas[comment.article_id] -= 1
+        for article_id, delta in deltas.items():
+            if delta:
+                Article.objects.filter(pk=article_id).update(
+                    comment_count=F("comment_count") + delta
+                )
+        if status == Comment.Status.APPROVED:
+            _queue_reply_notifications(changing)
+        transaction.on_commit(invalidate_public_pages, robust=True)
+    return len(changing)
+
+
+def delete_comments(*, comments) -> int:
+    """Delete comments (and, by cascade, their replies) and recount the articles."""
+    ids = [c.pk for c in comments]
+    with transaction.atomic():
+        article_ids = set(
+            Comment.objects.filter(pk__in=ids).values_list("article_id", flat=True)
+        )
+        deleted, _ = Comment.objects.filter(pk__in=ids).delete()
+        recount_comments(article_ids=article_ids)
+        transaction.on_commit(invalidate_public_pages, robust=True)
+    return deleted
+
+
+def recount_comments(*, article_ids) -> None:
+    """Set comment_count from the comments themselves, in one UPDATE."""
+    approved = (
+        Comment.objects.approved()
+        .filter(article=OuterRef("pk"))
+        .order_by()
+        .values("article")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    Article.objects.filter(pk__in=article_ids).update(
+        comment_count=Coalesce(Subquery(approved), Value(0))
+    )
+
+
+# Moderators' notice -------------------------------------------------------------
+
+
+def schedule_moderator_notice() -> None:
+    """Ask for a moderators' email, at most one per COMMENTS_NOTIFY_EVERY_MINUTES:
+    the first pending comment of a quiet spell is reported at once, later ones are
+    gathered into one email at the end of the spell."""
+    from comments.tasks import notify_moderators
+
+    period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
+    now = timezone.now()
+    if cache.add(NOTICE_SENT_KEY, now.timestamp(), timeout=period):
+        notify_moderators.enqueue()
+        return
+    task = notify_moderators
+    if not task.get_backend().supports_defer:
+        # Nothing can wait: the next quiet spell's email covers these comments.
+        return
+    if cache.add(NOTICE_DEFERRED_KEY, 1, timeout=period):
+        sent = cache.get(NOTICE_SENT_KEY, now.timestamp())
+        run_after = datetime.fromtimestamp(sent + period, tz=UTC)
+        task.using(run_after=max(run_after, now)).enqueue()
+
+
+def moderator_addresses() -> list[str]:
+    if settings.COMMENTS_MODERATOR_EMAILS:
+        return list(settings.COMMENTS_MODERATOR_EMAILS)
+    return list(
+        get_user_model()
+        .objects.filter(groups__name="Editors", is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def send_moderator_notice() -> int:
+    """Email moderators about comments held since the last notice; returns how many
+    comments the email listed (0: nothing sent)."""
+    period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
+    cache.set(NOTICE_SENT_KEY, timezone.now().timestamp(), timeout=period)
+    cache.delete(NOTICE_DEFERRED_KEY)
+    last = ModeratorNotice.objects.order_by("-sent_at").first()
+    pending = Comment.objects.pending().select_related("article")
+    if last:
+        pending = pending.filter(created_at__gt=last.sent_at)
+    pending = list(pending.order_by("created_at")[:100])
+    recipients = moderator_addresses()
+    if not pending or not recipients:
+        return 0
+    total = Comment.objects.pending().count()
+    body = render_to_string(
+        "comments/email/moderator_notice.txt",
+        {
+            "comments": pending,
+            "total": total,
+            "queue_url": settings.SITE_URL
+            + reverse("admin:comments_comment_changelist")
+            + "?status__exact=pending",
+            "SITE_NAME": settings.SITE_NAME,
+        },
+    )
+    subject = (
+        f"[{settings.SITE_NAME}] {len(pending)} new comment(s) awaiting moderation"
+    )
+    send_mail(subject, body, None, recipients)
+    ModeratorNotice.objects.create(comment_count=len(pending))
+    return len(pending)
+
+
+# Follow-up emails --------------------------------------------------------------
+
+
+def follow_up_token(email: str, *, salt: str) -> str:
+    return signing.dumps(email, salt=salt, compress=False)
+
+
+def read_follow_up_token(token: str, *, salt: str, max_age: int | None = None) -> str:
+    """The email address in a token, or signing.BadSignature (or its subclass
+    SignatureExpired)."""
+    return signing.loads(token, salt=salt, max_age=max_age)
+
+
+def _queue_follow_up_confirmation(email: str) -> None:
+    from comments.tasks import send_follow_up_confirmation
+
+    address = FollowUpAddress.objects.filter(email=email).first()
+    if address and address.confirmed_at:
+        return
+    recently = timezone.now() - timedelta(days=1)
+    if (
+        address
+        and address.confirmation_sent_at
+        and (address.confirmation_sent_at > recently)
+    ):
+        return
+    send_follow_up_confirmation.enqueue(email)
+
+
+def send_follow_up_confirmation(*, email: str) -> bool:
+    address, _ = FollowUpAddress.objects.get_or_create(email=email)
+    if address.confirmed_at:
+        return False
+    token = follow_up_token(email, salt=CONFIRM_SALT)
+    body = render_to_string(
+        "comments/email/confirm_follow_ups.txt",
+        {
+            "confirm_url": settings.SITE_URL
+            + reverse("comments:confirm_follow_ups", args=[token]),
+            "days": settings.COMMENTS_CONFIRM_MAX_AGE // 86400,
+            "SITE_NAME": settings.SITE_NAME,
+        },
+    )
+    send_mail(
+        f"[{settings.SITE_NAME}] Confirm reply notifications", body, None, [email]
+    )
+    address.confirmation_sent_at = timezone.now()
+    address.save(update_fields=["confirmation_sent_at"])
+    return True
+
+
+def confirm_follow_ups(*, email: str) -> None:
+    address, _ = FollowUpAddress.objects.get_or_create(email=email)
+    if not address.confirmed_at:
+        address.confirmed_at = timezone.now()
+        address.save(update_fields=["confirmed_at"])
+
+
+def stop_follow_ups(*, email: str) -> int:
+    """No more follow-up emails to this address; returns the comments changed."""
+    FollowUpAddress.objects.filter(email=email).update(confirmed_at=None)
+    return Comment.objects.filter(author_email=email, notify_replies=True).update(
+        notify_replies=False
+    )
+
+
+def _queue_reply_notifications(comments) -> None:
+    from comments.tasks import send_reply_notifications
+
+    reply_ids = [c.pk for c in comments if c.parent_id]
+    if reply_ids:
+        send_reply_notifications.enqueue(reply_ids)
+
+
+def send_reply_notifications(*, comment_ids: list[int]) -> int:
+    """Email the authors of the parents of these replies, when the reply is approved
+    and the parent's author asked for it and confirmed the address."""
+    replies = (
+        Comment.objects.approved()
+        .filter(pk__in=comment_ids, parent__notify_replies=True)
+        .select_related("parent", "article")
+    )
+    sent = 0
+    for reply in replies:
+        email = reply.parent.author_email
+        if email == reply.author_email:
+            continue
+        confirmed = FollowUpAddress.objects.filter(
+            email=email, confirmed_at__isnull=False
+        ).exists()
+        if not confirmed:
+            continue
+        stop_url = settings.SITE_URL + reverse(
+            "comments:stop_follow_ups", args=[follow_up_token(email, salt=STOP_SALT)]
+        )
+        body = render_to_string(
+            "comments/email/reply_notification.txt",
+            {
+                "reply": reply,
+                "comment_url": settings.SITE_URL + reply.get_absolute_url(),
+                "stop_url": stop_url,
+                "SITE_NAME": settings.SITE_NAME,
+            },
+        )
+        message = EmailMessage(
+            f"[{settings.SITE_NAME}] New reply to your comment on "
+            f"“{reply.article.title}”",
+            body,
+            to=[email],
+            headers={
+                "List-Unsubscribe": f"<{stop_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        message.send()
+        sent += 1
+    return sent
+
+
+# Privacy ----------------------------------------------------------------------
+
+
+def erase_old_ips(*, days: int, dry_run: bool = False) -> int:
+    """Forget the IP address of comments older than `days`; returns how many."""
+    old = Comment.objects.filter(
+        ip_address__isnull=False, created_at__lt=timezone.now() - timedelta(days=days)
+    )
+    if dry_run:
+        return old.count()
+    return old.update(ip_address=None)

@@ -1,0 +1,21 @@
+"""The pending-comments line on the admin index."""
+
+from django import template
+from django.urls import reverse
+
+from comments.models import Comment
+
+register = template.Library()
+
+
+@register.inclusion_tag("comments/admin_pending_notice.html", takes_context=True)
+def pending_comments_notice(context):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm("comments.change_comment"):
+        return {"show": False}
+    return {
+        "show": True,
+        "pending": Comment.objects.pending().count(),
+        "url": reverse("admin:comments_comment_changelist") + "?status__exact=pending",
+    }

@@ -1,0 +1,143 @@
+from django.conf import settings
+from django.core import signing
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from articles.models import Article
+from articles.ratelimit import client_ip
+from comments import services
+from comments.forms import CommentForm
+from comments.models import Comment
+from comments.section import (
+    AUTHOR_SALT,
+    PENDING_MAX_AGE,
+    PENDING_SALT,
+    author_cookie_value,
+    page_of,
+    pending_cookie_value,
+    top_level_ids,
+)
+
+AUTHOR_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _form_page(request, article, form, *, reply_to=None, status=400):
+    return render(
+        request,
+        "comments/form_page.html",
+        {
+            "article": article,
+            "form": form,
+            "reply_to": reply_to,
+            "cancel_reply_url": article.get_absolute_url() + "#respond",
+        },
+        status=status,
+    )
+
+
+@require_POST
+def post_comment(request, article_id):
+    article = get_object_or_404(Article.objects.published(), pk=article_id)
+    if not services.comments_open(article):
+        return render(request, "comments/closed.html", {"article": article}, status=403)
+
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _form_page(request, article, form)
+    data = form.cleaned_data
+    parent = None
+    if data["parent"]:
+        parent = Comment.objects.filter(article=article, pk=data["parent"]).first()
+        if parent is None:
+            form.add_error(None, "The comment you replied to is no longer available.")
+            return _form_page(request, article, form)
+
+    try:
+        comment = services.post_comment(
+            article=article,
+            name=data["name"],
+            email=data["email"],
+            url=data["url"],
+            text=data["comment"],
+            parent=parent,
+            user=request.user,
+            ip=client_ip(request) or None,
+            notify=data["notify"],
+            bot_reason="" if request.user.is_staff else form.bot_reason(),
+        )
+    except services.CommentRefused as refused:
+        if refused.status == 403:
+            return render(
+                request, "comments/closed.html", {"article": article}, status=403
+            )
+        form.add_error(None, refused.message)
+        return _form_page(
+            request, article, form, reply_to=parent, status=refused.status
+        )
+
+    page = page_of(comment, top_ids=top_level_ids(article))
+    url = article.get_absolute_url()
+    if page > 1:
+        url += f"?cpage={page}"
+    response = HttpResponseRedirect(f"{url}#comment-{comment.pk}", status=303)
+    if comment.status != Comment.Status.APPROVED:
+        response.set_signed_cookie(
+            settings.COMMENTS_PENDING_COOKIE,
+            pending_cookie_value(request, comment.pk),
+            salt=PENDING_SALT,
+            max_age=PENDING_MAX_AGE,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+    if data["remember"]:
+        response.set_signed_cookie(
+            settings.COMMENTS_AUTHOR_COOKIE,
+            author_cookie_value(
+                name=data["name"], email=data["email"], url=data["url"]
+            ),
+            salt=AUTHOR_SALT,
+            max_age=AUTHOR_COOKIE_MAX_AGE,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+    else:
+        response.delete_cookie(settings.COMMENTS_AUTHOR_COOKIE, samesite="Lax")
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_follow_ups(request, token):
+    """GET shows a button and changes nothing, so mail scanners that follow links
+    confirm nothing; the button's POST confirms."""
+    try:
+        email = services.read_follow_up_token(
+            token,
+            salt=services.CONFIRM_SALT,
+            max_age=settings.COMMENTS_CONFIRM_MAX_AGE,
+        )
+    except signing.BadSignature:
+        return render(
+            request, "comments/confirm_follow_ups.html", {"invalid": True}, status=400
+        )
+    if request.method == "POST":
+        services.confirm_follow_ups(email=email)
+        return render(request, "comments/confirm_follow_ups.html", {"confirmed": True})
+    return render(request, "comments/confirm_follow_ups.html", {})
+
+
+@csrf_exempt  # RFC 8058 one-click: mail clients POST without a token.
+@require_http_methods(["GET", "POST"])
+def stop_follow_ups(request, token):
+    """One click stops: the link in every notification, and List-Unsubscribe-Post."""
+    try:
+        email = services.read_follow_up_token(token, salt=services.STOP_SALT)
+    except signing.BadSignature:
+        return render(
+            request, "comments/stop_follow_ups.html", {"invalid": True}, status=400
+        )
+    services.stop_follow_ups(email=email)
+    return render(request, "comments/stop_follow_ups.html", {})

@@ -1,0 +1,388 @@
+"""Posting a comment through the real form: every moderation rule and refusal."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
+from comments.forms import TIMESTAMP_SALT
+from comments.models import Comment, ModerationPhrase
+from tests.factories import make_article, make_comment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def form_data(**fields):
+    """What a person's browser sends: the form shown a minute ago."""
+    data = {
+        "name": "Anahit Sargsyan",
+        "email": "anahit@example.org",
+        "url": "",
+        "comment": "The ferry timetable changed last week, worth a follow-up.",
+        "parent": "",
+        "homepage": "",
+        "ts": signing.dumps(int(time.time()) - 60, salt=TIMESTAMP_SALT),
+    }
+    data.update(fields)
+    return data
+
+
+def post(client, article, ip="198.51.100.7", **fields):
+    return client.post(
+        reverse("comments:post", args=[article.pk]),
+        form_data(**fields),
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_a_first_comment_is_held_and_the_author_is_sent_back_to_it(client):
+    article = make_article()
+    response = post(client, article)
+
+    comment = Comment.objects.get()
+    assert comment.status == Comment.Status.PENDING
+    assert response.status_code == 303
+    assert response["Location"] == f"{article.get_absolute_url()}#comment-{comment.pk}"
+    assert comment.author_email == "anahit@example.org"
+    assert comment.ip_address == "198.51.100.7"
+    article.refresh_from_db()
+    assert article.comment_count == 0
+
+
+def test_the_author_sees_their_pending_comment_and_others_do_not(client):
+    article = make_article()
+    post(client, article, comment="Held until an editor reads it.")
+
+    mine = client.get(article.get_absolute_url())
+    assert "Held until an editor reads it." in mine.text
+    assert "Your comment is awaiting moderation" in mine.text
+
+    client.cookies.clear()
+    theirs = client.get(article.get_absolute_url())
+    assert "Held until an editor reads it." not in theirs.text
+
+
+def test_it_stores_the_text_and_the_rendered_html(client):
+    article = make_article()
+    post(client, article, comment="First line.\n\nSee https://example.org/a")
+    comment = Comment.objects.get()
+    assert comment.text == "First line.\n\nSee https://example.org/a"
+    assert "<p>First line.</p>" in comment.html
+    assert 'rel="nofollow ugc noopener"' in comment.html
+
+
+def test_it_approves_an_address_with_an_approved_comment(client):
+    article = make_article()
+    make_comment(make_article(), author_email="anahit@example.org")
+
+    post(client, article, email="Anahit@Example.org")
+
+    comment = Comment.objects.filter(article=article).get()
+    assert comment.status == Comment.Status.APPROVED
+    article.refresh_from_db()
+    assert article.comment_count == 1
+
+
+def test_an_earlier_spam_comment_does_not_approve_the_address(client):
+    make_comment(
+        make_article(), author_email="anahit@example.org", status=Comment.Status.SPAM
+    )
+    article = make_article()
+    post(client, article)
+    assert Comment.objects.get(article=article).status == Comment.Status.PENDING
+
+
+def test_it_holds_comment_with_two_links_even_from_a_known_address(client):
+    make_comment(make_article(), author_email="anahit@example.org")
+    article = make_article()
+    post(client, article, comment="See https://a.example and www.b.example too")
+    comment = Comment.objects.get(article=article)
+    assert comment.status == Comment.Status.PENDING
+    assert "2 links" in comment.moderation_reason
+
+
+def test_one_link_is_fine_for_a_known_address(client):
+    make_comment(make_article(), author_email="anahit@example.org")
+    article = make_article()
+    post(client, article, comment="Source: https://a.example/report")
+    assert Comment.objects.get(article=article).status == Comment.Status.APPROVED
+
+
+def test_it_holds_a_comment_with_a_moderation_keyword(client, settings):
+    settings.COMMENTS_MODERATION_KEYWORDS = ["lawsuit"]
+    make_comment(make_article(), author_email="anahit@example.org")
+    article = make_article()
+    post(client, article, comment="There will be a LAWSUIT over this.")
+    assert Comment.objects.get(article=article).status == Comment.Status.PENDING
+
+
+def test_editors_phrases_in_the_admin_hold_and_block_too(client):
+    ModerationPhrase.objects.create(phrase="Refund", action="hold")
+    ModerationPhrase.objects.create(phrase="cheap-pills", action="spam")
+    make_comment(make_article(), author_email="anahit@example.org")
+    article = make_article()
+
+    post(client, article, comment="I want a refund.", ip="192.0.2.1")
+    post(client, article, comment="Visit cheap-pills shop", ip="192.0.2.2")
+
+    statuses = dict(Comment.objects.values_list("text", "status"))
+    assert statuses["I want a refund."] == Comment.Status.PENDING
+    assert statuses["Visit cheap-pills shop"] == Comment.Status.SPAM
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"comment": "Buy CASINO chips now"},
+        {"email": "bot@blocked.example"},
+        {"name": "Casino King"},
+    ],
+)
+def test_it_sends_blocklisted_words_and_emails_to_spam(client, settings, fields):
+    settings.COMMENTS_BLOCKLIST = ["casino", "@blocked.example"]
+    article = make_article()
+    response = post(client, article, **fields)
+    assert response.status_code == 303
+    assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+def test_it_sends_blocklisted_ips_to_spam(client, settings):
+    settings.COMMENTS_BLOCKLIST = ["203.0.113."]
+    post(client, make_article(), ip="203.0.113.9")
+    assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+def test_the_blocklist_wins_over_an_earlier_approval(client, settings):
+    settings.COMMENTS_BLOCKLIST = ["casino"]
+    make_comment(make_article(), author_email="anahit@example.org")
+    article = make_article()
+    post(client, article, comment="casino")
+    assert Comment.objects.get(article=article).status == Comment.Status.SPAM
+
+
+def test_a_filled_honeypot_goes_to_spam_and_the_bot_is_told_nothing(client):
+    response = post(client, make_article(), homepage="http://bot.example")
+    comment = Comment.objects.get()
+    assert comment.status == Comment.Status.SPAM
+    assert "hidden field" in comment.moderation_reason
+    assert response.status_code == 303
+
+
+def test_a_form_sent_within_seconds_goes_to_spam(client):
+    fast = signing.dumps(int(time.time()), salt=TIMESTAMP_SALT)
+    post(client, make_article(), ts=fast)
+    assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+def test_a_form_shown_days_ago_goes_to_spam(client, settings):
+    old = signing.dumps(
+        int(time.time()) - settings.COMMENTS_FORM_MAX_AGE - 1, salt=TIMESTAMP_SALT
+    )
+    post(client, make_article(), ts=old)
+    assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+@pytest.mark.parametrize("ts", ["", "12345", "bad:signature"])
+def test_a_missing_or_forged_timestamp_goes_to_spam(client, ts):
+    post(client, make_article(), ts=ts)
+    assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+def test_a_staff_comment_is_approved_and_marked_as_the_newsrooms(
+    client, django_user_model
+):
+    staff = django_user_model.objects.create_user(
+        "desk", email="desk@newsroom.example", is_staff=True
+    )
+    client.force_login(staff)
+    article = make_article()
+    post(client, article, comment="https://a.example https://b.example", ts="")
+
+    comment = Comment.objects.get()
+    assert comment.status == Comment.Status.APPROVED
+    assert comment.by_newsroom
+    assert comment.user == staff
+    page = client.get(article.get_absolute_url()).text
+    assert "by-newsroom" in page
+
+
+def test_it_refuses_a_duplicate_with_a_clear_message(client):
+    article = make_article()
+    post(client, article, ip="192.0.2.1")
+    response = post(client, article, ip="192.0.2.2")
+    assert response.status_code == 400
+    assert "already posted this comment" in response.text
+    assert Comment.objects.count() == 1
+
+
+def test_the_same_text_on_another_article_is_not_a_duplicate(client):
+    post(client, make_article(), ip="192.0.2.1")
+    post(client, make_article(), ip="192.0.2.2")
+    assert Comment.objects.count() == 2
+
+
+def test_it_refuses_a_flood_from_one_ip_with_429(client):
+    article = make_article()
+    post(client, article, comment="First.")
+    response = post(client, article, comment="Second, too soon.")
+    assert response.status_code == 429
+    assert "too quickly" in response.text
+    assert "Second, too soon." in response.text
+    assert Comment.objects.count() == 1
+
+
+def test_the_same_ip_may_post_again_after_the_flood_window(client, settings):
+    import time_machine
+
+    article = make_article()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        post(client, article, comment="First.")
+        traveller.shift(timedelta(seconds=settings.COMMENTS_FLOOD_SECONDS + 1))
+        # locmem expiry reads time.time(), which time-machine moves too.
+        response = post(client, article, comment="Second, later.")
+    assert response.status_code == 303
+    assert Comment.objects.count() == 2
+
+
+def test_it_refuses_an_over_long_comment_and_keeps_the_text(client, settings):
+    settings.COMMENTS_MAX_LENGTH = 50
+    text = "Long " * 20
+    response = post(client, make_article(), comment=text)
+    assert response.status_code == 400
+    assert "under 50 characters" in response.text
+    assert text.strip() in response.text
+    assert not Comment.objects.exists()
+
+
+def test_a_bad_submission_comes_back_with_errors_and_everything_typed(client):
+    article = make_article()
+    response = post(
+        client,
+        article,
+        name="",
+        email="not-an-address",
+        url="https://mine.example/",
+        comment="Kept <as> typed & all",
+    )
+    assert response.status_code == 400
+    page = response.text
+    assert "Leave a Reply" in page
+    assert article.title in page
+    assert "This field is required." in page
+    assert "Enter a valid email address." in page
+    assert 'value="not-an-address"' in page
+    assert 'value="https://mine.example/"' in page
+    assert "Kept &lt;as&gt; typed &amp; all" in page
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.parametrize("blank", ["name", "email", "comment"])
+def test_name_email_and_comment_are_required(client, blank):
+    response = post(client, make_article(), **{blank: "   "})
+    assert response.status_code == 400
+    assert not Comment.objects.exists()
+
+
+def test_comments_closed_on_the_article_refuse_a_post(client):
+    article = make_article(comments_enabled=False)
+    response = post(client, article)
+    assert response.status_code == 403
+    assert "Comments are closed." in response.text
+    assert not Comment.objects.exists()
+    assert "Comments are closed." in client.get(article.get_absolute_url()).text
+
+
+def test_comments_close_after_the_configured_days(client, settings):
+    settings.COMMENTS_CLOSE_AFTER_DAYS = 10
+    old = make_article(published_at=timezone.now() - timedelta(days=11))
+    recent = make_article(published_at=timezone.now() - timedelta(days=9))
+    assert post(client, old, ip="192.0.2.1").status_code == 403
+    assert post(client, recent, ip="192.0.2.2").status_code == 303
+
+
+def test_no_comments_on_an_unpublished_article(client):
+    draft = make_article(status=Article.Status.DRAFT)
+    assert post(client, draft).status_code == 404
+
+
+def test_a_get_is_not_allowed(client):
+    article = make_article()
+    response = client.get(reverse("comments:post", args=[article.pk]))
+    assert response.status_code == 405
+
+
+def test_a_reply_joins_the_thread_of_its_parent(client):
+    article = make_article()
+    root = make_comment(article)
+    post(client, article, parent=str(root.pk))
+    reply = Comment.objects.get(parent=root)
+    assert reply.thread_id == root.pk
+    assert reply.depth == 2
+
+
+def test_a_reply_past_the_depth_limit_joins_its_parents_level(client, settings):
+    settings.COMMENTS_THREAD_DEPTH = 2
+    article = make_article()
+    root = make_comment(article)
+    child = make_comment(article, parent=root)
+    post(client, article, parent=str(child.pk))
+    reply = Comment.objects.latest("id")
+    assert reply.parent == root
+    assert reply.depth == 2
+
+
+@pytest.mark.parametrize("status", [Comment.Status.PENDING, Comment.Status.SPAM])
+def test_it_refuses_a_reply_to_a_comment_readers_cannot_see(client, status):
+    article = make_article()
+    hidden = make_comment(article, status=status)
+    response = post(client, article, parent=str(hidden.pk))
+    assert response.status_code == 400
+    assert "no longer available" in response.text
+
+
+def test_it_refuses_a_reply_to_another_articles_comment(client):
+    elsewhere = make_comment(make_article())
+    response = post(client, make_article(), parent=str(elsewhere.pk))
+    assert response.status_code == 400
+
+
+def test_remember_me_sets_a_cookie_that_fills_the_form_next_time(client):
+    article = make_article()
+    response = post(client, article, remember="yes", url="https://anahit.example")
+    assert response.cookies["comment_author"].value
+
+    page = client.get(make_article().get_absolute_url()).text
+    assert 'value="Anahit Sargsyan"' in page
+    assert 'value="anahit@example.org"' in page
+    assert 'value="https://anahit.example"' in page
+
+
+def test_without_remember_me_no_author_cookie_is_kept(client):
+    response = post(client, make_article())
+    cookie = response.cookies.get("comment_author")
+    assert cookie is None or cookie.value == ""
+    page = client.get(make_article().get_absolute_url()).text
+    assert 'value="Anahit Sargsyan"' not in page
+
+
+def test_the_pending_redirect_points_at_the_last_page(client, settings):
+    settings.COMMENTS_PER_PAGE = 2
+    article = make_article()
+    for _ in range(5):
+        make_comment(article)
+    response = post(client, article)
+    comment = Comment.objects.latest("id")
+    assert response["Location"].endswith(f"?cpage=3#comment-{comment.pk}")
+    page = client.get(response["Location"].split("#")[0]).text
+    assert f'id="comment-{comment.pk}"' in page
