@@ -1,0 +1,668 @@
+"""
+`make bench`: build a dataset, serve it with the production profile, load it with
+wrk, and print one table of what was measured next to the budgets.
+
+    .venv/bin/python bench/run.py                  # full size, SQLite
+    .venv/bin/python bench/run.py --quick          # small dataset
+    .venv/bin/python bench/run.py --database-url postgres://postgres@127.0.0.1:5432/newsroom_bench
+
+Everything runs on loopback: gunicorn with DEBUG off, wrk in another process, and
+for the newsletter an SMTP sink (bench/smtp_sink.py) in a third. Timings are never a
+test failure anywhere: this prints "missed" and exits 0. Results go to bench/results/
+as markdown and JSON, named by the time of the run. See bench/README.md.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+
+# Budgets from issue 7 (and the feature issues for SQL queries and page weight).
+ARTICLE_UNCACHED_RPS = 400
+ARTICLE_CACHED_RPS = 3000
+ARTICLE_P99_MS = 100
+HOME_UNCACHED_RPS = 250
+ARTICLE_QUERIES = 10
+HOME_QUERIES = 12
+ARTICLE_WEIGHT_BYTES = 100 * 1024
+NEWSLETTER_ONE_WORKER_EPS = 250
+NEWSLETTER_SCALING = 1.6
+NEWSLETTER_RSS_MB = 200
+
+
+@dataclass
+class Page:
+    name: str
+    path: str
+    queries: int | None = None
+    cached_queries: int | None = None
+    bytes: int | None = None
+    status: int | None = None
+
+
+@dataclass
+class Load:
+    """One wrk run."""
+
+    page: str
+    cache: str  # "off", "on" or "-" for the static file
+    connections: int
+    rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    requests: int = 0
+    errors: int = 0
+    note: str = ""
+
+
+@dataclass
+class Results:
+    started: str
+    database: str
+    size: dict
+    pages: list = field(default_factory=list)
+    loads: list = field(default_factory=list)
+    newsletter: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    article_weight: int | None = None
+    machine: dict = field(default_factory=dict)
+
+
+# --- wrk -------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> dict:
+    """Requests/s, p50 and p99 in milliseconds, requests and errors from the text
+    wrk prints with --latency."""
+    result = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0}
+    if match := re.search(r"Requests/sec:\s+([\d.]+)", output):
+        result["rps"] = float(match[1])
+    for percentile, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        if match := re.search(rf"^\s+{percentile}%\s+(\S+)\s*$", output, re.M):
+            result[key] = _ms(match[1])
+    if match := re.search(r"(\d+) requests in", output):
+        result["requests"] = int(match[1])
+    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        result["errors"] += int(match[1])
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        # Read errors are connections the server closed between keep-alive
+        # requests; only failed connects and timeouts are lost requests.
+        result["errors"] += int(match[1]) + int(match[4])
+    return result
+
+
+def run_wrk(url: str, *, connections: int, seconds: float) -> dict:
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        url,
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed: {completed.stderr.strip()}")
+    return parse_wrk(completed.stdout)
+
+
+# --- the server --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                response.read()
+                return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer: {error}") from error
+            time.sleep(0.2)
+
+
+class Gunicorn:
+    """The production server on loopback, with the project's gunicorn.conf.py when
+    there is one."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [str(BIN / "gunicorn")]
+        conf = ROOT / "gunicorn.conf.py"
+        if conf.exists():
+            command += ["--config", str(conf)]
+        else:
+            command += ["--workers", str(2 * (os.cpu_count() or 1) + 1)]
+        command += ["--bind", f"127.0.0.1:{self.port}", "newsroom.wsgi:application"]
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def __enter__(self):
+        try:
+            wait_until_up(self.url + "/")
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+# --- the run -----------------------------------------------------------------------
+
+
+def bench_env(args, static_root: Path, database_path: Path | None) -> dict:
+    env = dict(os.environ)
+    for name in ("DEBUG", "DATABASE_URL", "SQLITE_PATH", "REDIS_URL"):
+        env.pop(name, None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="newsroom.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-" + os.urandom(24).hex(),
+        # testserver: the in-process client that counts queries.
+        ALLOWED_HOSTS="127.0.0.1,testserver",
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies not Secure-only.
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        STATIC_ROOT=str(static_root),
+        MEDIA_ROOT=str(static_root.parent / "media"),
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="plain",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    else:
+        env["SQLITE_PATH"] = str(database_path)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    return env
+
+
+def reset_database(args, database_path: Path | None) -> None:
+    if not args.database_url:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database_path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    base, name = args.database_url.rsplit("/", 1)
+    name = name.split("?")[0]
+    if "bench" not in name:
+        raise SystemExit(
+            f"Refusing to drop {name!r}: the bench database's name must contain "
+            "'bench', e.g. .../newsroom_bench."
+        )
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def page_weight(html: str, static_root: Path, static_url: str) -> int:
+    """HTML plus the CSS and JS files it links from this site (images excluded)."""
+    total = len(html.encode())
+    pattern = r'<(?:link[^>]+rel="?stylesheet"?[^>]*href|script[^>]+src)="([^"]+)"'
+    for url in set(re.findall(pattern, html)):
+        path = url.split("?")[0]
+        if path.startswith(static_url):
+            file = static_root / path[len(static_url) :]
+            if file.is_file():
+                total += file.stat().st_size
+    return total
+
+
+def count_queries(pages: list[Page], cache_available: bool) -> None:
+    """SQL queries and bytes per page, from Django's test client in this process,
+    against the same database the server uses. The second request of each page is
+    counted, so one-off warm-ups (the sign-up box's cached choices) do not count."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    client = Client()
+    with override_settings(PAGE_CACHE_SECONDS=0):
+        for page in pages:
+            client.get(page.path)
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(page.path)
+            page.status = response.status_code
+            page.queries = len(queries)
+            page.bytes = len(response.content)
+    if cache_available:
+        cache.clear()
+        with override_settings(PAGE_CACHE_SECONDS=300):
+            for page in pages:
+                client.get(page.path)
+                with CaptureQueriesContext(connection) as queries:
+                    client.get(page.path)
+                page.cached_queries = len(queries)
+
+
+def pick_static_file(static_root: Path) -> str:
+    """The site's own stylesheet if it has one (the file every page loads), else
+    the admin's."""
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    candidates = sorted(
+        path.relative_to(static_root).as_posix()
+        for path in static_root.rglob("*.css")
+        if not path.relative_to(static_root)
+        .as_posix()
+        .startswith(("admin/", "django_prose_editor/"))
+        and not re.search(r"\.[0-9a-f]{12}\.css$", path.name)
+    )
+    name = candidates[0] if candidates else "admin/css/base.css"
+    return staticfiles_storage.url(name)
+
+
+def drive(results: Results, server_url: str, pages, *, cache: str, args) -> None:
+    for page in pages:
+        # Warm every worker's cache (or connection) before measuring.
+        run_wrk(server_url + page.path, connections=4, seconds=1)
+        for connections in args.connections:
+            load = Load(page=page.name, cache=cache, connections=connections)
+            load.__dict__.update(
+                run_wrk(
+                    server_url + page.path,
+                    connections=connections,
+                    seconds=args.duration,
+                )
+            )
+            results.loads.append(load)
+            print(
+                f"  {page.name:<22} cache {cache:<3} c={connections:<3} "
+                f"{load.rps or 0:>9.1f} req/s  p99 {load.p99_ms or 0:.1f} ms"
+                + (f"  ({load.errors} errors)" if load.errors else ""),
+                flush=True,
+            )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the production profile.")
+    parser.add_argument("--quick", action="store_true", help="a small dataset")
+    parser.add_argument("--articles", type=int)
+    parser.add_argument("--comments", type=int)
+    parser.add_argument("--subscribers", type=int)
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL database for the run (dropped and re-created; its name "
+        "must contain 'bench'). Default: a SQLite file under bench/results/.",
+    )
+    parser.add_argument("--redis-url", help="use Redis for the cache")
+    parser.add_argument(
+        "--duration", type=float, default=5, help="seconds per wrk run (default 5)"
+    )
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[16, 64],
+        help="comma-separated wrk connection counts (default 16,64)",
+    )
+    parser.add_argument(
+        "--newsletter-url",
+        default=os.environ.get(
+            "BENCH_NEWSLETTER_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/newsroom_bench",
+        ),
+        help="PostgreSQL database for the newsletter send (its name must contain "
+        "'bench'); 'none' skips the newsletter",
+    )
+    parser.add_argument("--skip-load", action="store_true", help="no wrk runs")
+    args = parser.parse_args(argv)
+
+    from bench import dataset as ds
+
+    size = ds.Size.quick() if args.quick else ds.Size.full()
+    for name in ("articles", "comments", "subscribers"):
+        if getattr(args, name) is not None:
+            setattr(size, name, getattr(args, name))
+
+    if not args.skip_load and shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: `apt-get install -y wrk`.")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = Path(tempfile.mkdtemp(prefix="newsroom-bench-"))
+    static_root = workdir / "static"
+    database_path = None if args.database_url else RESULTS / "bench.sqlite3"
+    env = bench_env(args, static_root, database_path)
+    results = Results(
+        started=stamp,
+        database="PostgreSQL" if args.database_url else "SQLite",
+        size=asdict(size),
+        machine={"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    )
+
+    try:
+        print(f"Building the dataset ({size}) in {results.database}", flush=True)
+        reset_database(args, database_path)
+        os.environ.clear()
+        os.environ.update(env)
+        import django
+        from django.conf import settings
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command("collectstatic", verbosity=0, interactive=False)
+        started = time.monotonic()
+        data = ds.build(size, log=print)
+        print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
+
+        from django.urls import reverse
+
+        pages = [Page("home", reverse("articles:home"))]
+        pages.append(
+            Page(
+                "article (50 comments)",
+                reverse("articles:detail", kwargs={"slug": data.article_50}),
+            )
+        )
+        pages.append(
+            Page(
+                "article (500 comments)",
+                reverse("articles:detail", kwargs={"slug": data.article_500}),
+            )
+        )
+        pages.append(
+            Page(
+                "category",
+                reverse("articles:category", kwargs={"slug": data.category}),
+            )
+        )
+        for name, url_name, query in (
+            ("search", "articles:search", "?q=" + data.search.replace(" ", "+")),
+            ("feed", "articles:feed", ""),
+        ):
+            try:
+                pages.append(Page(name, reverse(url_name) + query))
+            except Exception:
+                results.notes.append(f"{name}: no URL named {url_name} yet")
+
+        cache_available = hasattr(settings, "PAGE_CACHE_SECONDS")
+        if not cache_available:
+            results.notes.append("cache: n/a (no PAGE_CACHE_SECONDS setting yet)")
+        count_queries(pages, cache_available)
+        results.pages = pages
+        article = next(p for p in pages if p.name.startswith("article (50"))
+        from django.test import Client
+
+        html = Client().get(article.path).content.decode()
+        results.article_weight = page_weight(html, static_root, settings.STATIC_URL)
+        static_path = pick_static_file(static_root)
+        from django.db import connections
+
+        connections.close_all()
+
+        if not args.skip_load:
+            loaded = [p for p in pages if p.name != "article (500 comments)"]
+            modes = [("off", "0")] + ([("on", "300")] if cache_available else [])
+            for cache, seconds in modes:
+                print(f"Serving with the page cache {cache}", flush=True)
+                server_env = {**env, "PAGE_CACHE_SECONDS": seconds}
+                server_env["ALLOWED_HOSTS"] = "127.0.0.1"
+                with Gunicorn(server_env, RESULTS / f"gunicorn-{stamp}.log") as server:
+                    if cache == "off":
+                        drive(
+                            results,
+                            server.url,
+                            [Page("static file", static_path)],
+                            cache="-",
+                            args=args,
+                        )
+                    drive(results, server.url, loaded, cache=cache, args=args)
+
+        if args.newsletter_url.lower() != "none":
+            from bench import newsletter as nl
+
+            results.newsletter = nl.measure(args, size, workdir, results.notes)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    report = render_report(results)
+    print()
+    print(report)
+    (RESULTS / f"bench-{stamp}.md").write_text(report + "\n")
+    (RESULTS / f"bench-{stamp}.json").write_text(
+        json.dumps(asdict(results), indent=2, default=str) + "\n"
+    )
+    print(f"\nWritten to bench/results/bench-{stamp}.md and .json")
+    return 0
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def _fmt(value, spec="", suffix=""):
+    if value is None:
+        return "n/a"
+    return f"{value:{spec}}{suffix}"
+
+
+def _load(results: Results, page: str, cache: str, connections: int) -> Load | None:
+    for load in results.loads:
+        if (load.page, load.cache, load.connections) == (page, cache, connections):
+            return load
+    return None
+
+
+def render_table(results: Results) -> str:
+    pages = {page.name: page for page in results.pages}
+    static = {load.connections: load for load in results.loads if load.cache == "-"}
+    lines = [
+        "| page | cache | conns | req/s | p50 ms | p99 ms | ratio to static "
+        "| SQL queries | bytes |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for load in results.loads:
+        page = pages.get(load.page)
+        ceiling = static.get(load.connections)
+        ratio = (
+            load.rps / ceiling.rps
+            if load.rps and ceiling and ceiling.rps and load.cache != "-"
+            else None
+        )
+        queries = None
+        if page is not None:
+            queries = page.cached_queries if load.cache == "on" else page.queries
+        errors = f" ({load.errors} errors)" if load.errors else ""
+        lines.append(
+            f"| {load.page} | {load.cache} | {load.connections} "
+            f"| {_fmt(load.rps, ',.0f')}{errors} | {_fmt(load.p50_ms, '.1f')} "
+            f"| {_fmt(load.p99_ms, '.1f')} | {_fmt(ratio, '.2f')} "
+            f"| {_fmt(queries)} | {_fmt(page.bytes if page else None, ',')} |"
+        )
+    measured = {load.page for load in results.loads}
+    for name, page in pages.items():
+        if name not in measured:
+            lines.append(
+                f"| {name} | off | - | not loaded | | | | {_fmt(page.queries)} "
+                f"| {_fmt(page.bytes, ',')} |"
+            )
+    return "\n".join(lines)
+
+
+def budgets(results: Results) -> list[tuple[str, str, str]]:
+    """(budget, measured, verdict) for every budget of the issues."""
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("met" if ok else "missed")
+
+    def rps_at_16(page, cache):
+        load = _load(results, page, cache, 16)
+        return load.rps if load else None
+
+    def page(name):
+        return next((p for p in results.pages if p.name == name), None)
+
+    rows = []
+    article = "article (50 comments)"
+    for label, value, target in (
+        (f"article uncached >= {ARTICLE_UNCACHED_RPS} req/s (16 conns)",
+         rps_at_16(article, "off"), ARTICLE_UNCACHED_RPS),
+        (f"article cached >= {ARTICLE_CACHED_RPS:,} req/s (16 conns)",
+         rps_at_16(article, "on"), ARTICLE_CACHED_RPS),
+        (f"home uncached >= {HOME_UNCACHED_RPS} req/s (16 conns)",
+         rps_at_16("home", "off"), HOME_UNCACHED_RPS),
+    ):  # fmt: skip
+        rows.append(
+            (label, _fmt(value, ",.0f", " req/s"),
+             verdict(None if value is None else value >= target))
+        )  # fmt: skip
+    for cache in ("off", "on"):
+        load = _load(results, article, cache, 16)
+        value = load.p99_ms if load else None
+        rows.append(
+            (
+                f"article p99 < {ARTICLE_P99_MS} ms (cache {cache}, 16 conns)",
+                _fmt(value, ".1f", " ms"),
+                verdict(None if value is None else value < ARTICLE_P99_MS),
+            )
+        )
+    for name, limit in (
+        ("article (50 comments)", ARTICLE_QUERIES),
+        ("article (500 comments)", ARTICLE_QUERIES),
+        ("home", HOME_QUERIES),
+    ):
+        p = page(name)
+        value = p.queries if p else None
+        rows.append(
+            (
+                f"{name}: <= {limit} SQL queries",
+                _fmt(value),
+                verdict(None if value is None else value <= limit),
+            )
+        )
+    rows.append(
+        (
+            "article HTML + CSS + JS < 100 KB",
+            _fmt(results.article_weight, ",", " bytes"),
+            verdict(
+                None
+                if results.article_weight is None
+                else results.article_weight < ARTICLE_WEIGHT_BYTES
+            ),
+        )
+    )
+    by_workers = {row["workers"]: row for row in results.newsletter}
+    one = by_workers.get(1, {}).get("emails_per_second")
+    two = by_workers.get(2, {}).get("emails_per_second")
+    rows.append(
+        (
+            f"newsletter, 1 worker >= {NEWSLETTER_ONE_WORKER_EPS} emails/s",
+            _fmt(one, ",.0f", " emails/s"),
+            verdict(None if one is None else one >= NEWSLETTER_ONE_WORKER_EPS),
+        )
+    )
+    rows.append(
+        (
+            f"newsletter, 2 workers >= {NEWSLETTER_SCALING}x one worker",
+            _fmt(two / one if one and two else None, ".2f", "x"),
+            verdict(None if not (one and two) else two >= NEWSLETTER_SCALING * one),
+        )
+    )
+    peaks = [row.get("peak_rss_mb") for row in results.newsletter]
+    peak = max((p for p in peaks if p is not None), default=None)
+    rows.append(
+        (
+            f"newsletter worker peak RSS < {NEWSLETTER_RSS_MB} MB",
+            _fmt(peak, ".0f", " MB"),
+            verdict(None if peak is None else peak < NEWSLETTER_RSS_MB),
+        )
+    )
+    return rows
+
+
+def render_report(results: Results) -> str:
+    size = results.size
+    lines = [
+        f"## Newsroom bench, {results.started}",
+        "",
+        f"{results.database}; {size['articles']:,} articles, "
+        f"{size['comments']:,} comments, {size['subscribers']:,} subscribers; "
+        f"{results.machine.get('cpus')} CPUs.",
+        "",
+        render_table(results),
+    ]
+    if results.newsletter:
+        lines += [
+            "",
+            "| newsletter workers | emails | seconds | emails/s "
+            "| peak RSS per worker |",
+            "|--:|--:|--:|--:|--:|",
+        ]
+        for row in results.newsletter:
+            lines.append(
+                f"| {row['workers']} | {_fmt(row.get('emails'), ',')} "
+                f"| {_fmt(row.get('seconds'), '.1f')} "
+                f"| {_fmt(row.get('emails_per_second'), ',.0f')} "
+                f"| {_fmt(row.get('peak_rss_mb'), '.0f', ' MB')} |"
+            )
+    lines += ["", "| budget | measured | verdict |", "|---|--:|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in budgets(results)]
+    if results.notes:
+        lines += [""] + [f"- {note}" for note in results.notes]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The benchmark's parts that can break without a timing: the dataset builder, the
+parsing of wrk's output and the report. `make bench-smoke` runs the whole thing."""
+
+import random
+
+import pytest
+from django.apps import apps
+from django.db.models import Count, F, Q
+
+from articles.models import Article
+from bench import dataset as ds
+from bench.run import (
+    Load,
+    Page,
+    Results,
+    budgets,
+    page_weight,
+    parse_wrk,
+    render_report,
+)
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:8000/
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.01ms    1.20ms  31.21ms   90.11%
+    Req/Sec     2.01k   110.03     2.20k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    4.32ms
+     90%    5.10ms
+     99%    1.02s
+  8012 requests in 2.00s, 60.11MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 5
+Requests/sec:   4003.51
+Transfer/sec:     30.02MB
+"""
+
+
+def test_wrk_output_is_read_in_milliseconds():
+    result = parse_wrk(WRK_OUTPUT)
+    assert result["rps"] == 4003.51
+    assert result["p50_ms"] == pytest.approx(0.812)
+    assert result["p99_ms"] == pytest.approx(1020.0)
+    assert result["requests"] == 8012
+    # Non-2xx responses and timeouts are lost requests; read errors are not.
+    assert result["errors"] == 7
+
+
+def test_comment_counts_have_a_long_tail_and_the_two_fixed_articles():
+    counts = ds._comment_counts(random.Random(1), 1000, 20_000)
+    assert sum(counts) == 20_000
+    assert counts[0] == 500
+    assert counts[1] == 50
+    rest = sorted(counts[2:])
+    assert rest[len(rest) // 2] < 20 < rest[-1]
+
+
+@pytest.mark.django_db
+def test_the_dataset_is_what_save_would_have_stored():
+    size = ds.Size(articles=40, comments=400, subscribers=30)
+    data = ds.build(size, log=lambda *args: None)
+
+    assert Article.objects.published().count() == 40
+    article_50 = Article.objects.get(slug=data.article_50)
+    assert Article.objects.filter(excerpt="").count() == 0
+    assert Article.objects.published().filter(body__contains=data.search).exists()
+    Comment = apps.get_model("comments", "Comment")
+    if data.comments_built:
+        approved = Q(comments__status=Comment.Status.APPROVED)
+        mismatched = (
+            Article.objects.annotate(n=Count("comments", filter=approved))
+            .exclude(comment_count=F("n"))
+            .count()
+        )
+        assert mismatched == 0
+        assert article_50.comment_count == 50
+        assert Comment.objects.approved().count() == 400
+    if data.subscribers_built:
+        Subscriber = apps.get_model("newsletter", "Subscriber")
+        confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED)
+        assert confirmed.filter(newsletters=data.newsletter_id).count() == 30
+
+
+def test_the_report_prints_every_page_and_every_budget():
+    results = Results(
+        started="20261128T120000Z",
+        database="SQLite",
+        size={"articles": 300, "comments": 2000, "subscribers": 2000},
+        machine={"cpus": 2},
+        article_weight=120 * 1024,
+    )
+    results.pages = [
+        Page("home", "/", queries=7, cached_queries=0, bytes=30_000),
+        Page("article (50 comments)", "/articles/a/", queries=12, bytes=80_000),
+    ]
+    results.loads = [
+        Load("static file", "-", 16, rps=5000, p50_ms=1.0, p99_ms=4.0),
+        Load("home", "off", 16, rps=300, p50_ms=40.0, p99_ms=90.0),
+        Load("article (50 comments)", "off", 16, rps=200, p50_ms=50, p99_ms=150.0),
+        Load("article (50 comments)", "on", 16, rps=4000, p50_ms=2, p99_ms=9.0),
+    ]
+    results.newsletter = [
+        {"workers": 1, "emails": 1000, "seconds": 4.0, "emails_per_second": 250.0},
+        {"workers": 2, "emails": 1000, "seconds": 2.0, "emails_per_second": 500.0},
+    ]
+    report = render_report(results)
+
+    assert "| home | off | 16 | 300 | 40.0 | 90.0 | 0.06 | 7 | 30,000 |" in report
+    assert "| article (50 comments) | on | 16 | 4,000 |" in report
+    verdicts = {label: verdict for label, _, verdict in budgets(results)}
+    assert verdicts["article uncached >= 400 req/s (16 conns)"] == "missed"
+    assert verdicts["article cached >= 3,000 req/s (16 conns)"] == "met"
+    assert verdicts["home uncached >= 250 req/s (16 conns)"] == "met"
+    assert verdicts["article p99 < 100 ms (cache off, 16 conns)"] == "missed"
+    assert verdicts["article (50 comments): <= 10 SQL queries"] == "missed"
+    assert verdicts["home: <= 12 SQL queries"] == "met"
+    assert verdicts["article HTML + CSS + JS < 100 KB"] == "missed"
+    assert verdicts["newsletter, 1 worker >= 250 emails/s"] == "met"
+    assert verdicts["newsletter, 2 workers >= 1.6x one worker"] == "met"
+    assert verdicts["newsletter worker peak RSS < 200 MB"] == "n/a"
+    for label, _measured, _verdict in budgets(results):
+        assert f"| {label} |" in report
+
+
+def test_page_weight_adds_the_sites_own_css_and_js(tmp_path):
+    (tmp_path / "css").mkdir()
+    (tmp_path / "css" / "site.css").write_text("x" * 1000)
+    (tmp_path / "app.js").write_text("y" * 500)
+    html = (
+        '<link rel="stylesheet" href="/static/css/site.css">'
+        '<script src="/static/app.js" defer></script>'
+        '<link rel="stylesheet" href="https://elsewhere.example/x.css">'
+    )
+    assert page_weight(html, tmp_path, "/static/") == len(html) + 1500

@@ -1,0 +1,244 @@
+"""
+Hostile input: a few hundred XSS payloads (tests/xss_payloads.txt) saved as article
+bodies and titles, and posted as comments, then the pages opened in Chromium.
+
+Two independent checks. The stored HTML is parsed in Python and must hold no
+script-capable element, no event handler and no script URL. Then the pages are
+opened with a trap installed before any page script runs: a payload that runs calls
+alert/confirm/prompt or sets window.__xss, and either is recorded. The browser runs
+with the Content-Security-Policy switched off, so a pass means the sanitiser and the
+templates hold on their own, not that CSP hid a hole.
+"""
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from articles.models import Article
+from tests.factories import make_article, make_category
+
+PAYLOADS_FILE = Path(__file__).with_name("xss_payloads.txt")
+_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def load_payloads() -> list[str]:
+    """The corpus: one payload a line; newlines inside a payload are written \\n."""
+    payloads = []
+    for line in PAYLOADS_FILE.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("# "):
+            continue
+        payloads.append(re.sub(r"\\([\\nrf])", lambda m: _ESCAPES[m[1]], line))
+    return payloads
+
+
+PAYLOADS = load_payloads()
+
+# Elements that can run script, load a document or change where links and forms go.
+DANGEROUS_ELEMENTS = {
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet",
+    "base", "meta", "link", "form", "input", "button", "textarea", "select", "svg",
+    "math", "template", "noscript", "xmp", "plaintext", "noembed", "noframes",
+    "isindex", "video", "audio", "source", "animate", "set", "use",
+}  # fmt: skip
+URL_ATTRIBUTES = {
+    "href", "src", "action", "formaction", "xlink:href", "data", "srcdoc",
+    "background", "poster", "cite", "dynsrc", "lowsrc", "srcset",
+}  # fmt: skip
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+# What a browser ignores inside a URL before it reads the scheme.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f\u00a0\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+class _Findings(HTMLParser):
+    """Everything in a fragment of HTML that could run script."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problems = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in DANGEROUS_ELEMENTS:
+            self.problems.append(f"<{tag}> element")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"{name} attribute on <{tag}>")
+            if name == "style":
+                self.problems.append(f"style attribute on <{tag}>")
+            if name in URL_ATTRIBUTES and value:
+                url = _URL_NOISE.sub("", value)
+                scheme = _SCHEME.match(url)
+                if scheme and not url.lower().startswith(SAFE_SCHEMES):
+                    self.problems.append(f"{name}={value!r} on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+
+def script_capable_parts(html: str) -> list[str]:
+    finder = _Findings()
+    finder.feed(html)
+    finder.close()
+    return finder.problems
+
+
+def test_the_corpus_is_a_few_hundred_distinct_payloads():
+    assert len(PAYLOADS) >= 300
+    assert len(set(PAYLOADS)) == len(PAYLOADS)
+    assert any("\n" in payload for payload in PAYLOADS)
+
+
+def test_the_checker_sees_the_payloads_it_is_meant_to_catch():
+    # Guards the guard: unsanitised payloads must trip the static check.
+    assert script_capable_parts("<img src=x onerror=alert(1)>")
+    assert script_capable_parts('<a href="&#106;avascript:alert(1)">x</a>')
+    assert script_capable_parts('<a href="java\tscript:alert(1)">x</a>')
+    assert script_capable_parts("<svg><script>alert(1)</script></svg>")
+    assert not script_capable_parts('<p><a href="https://example.com/">ok</a></p>')
+
+
+@pytest.mark.django_db
+def test_every_payload_saved_as_an_article_body_is_stored_harmless():
+    category = make_category()
+    problems = {}
+    for number, payload in enumerate(PAYLOADS):
+        article = Article(
+            title=f"Payload {number}",
+            slug=f"payload-{number}",
+            body=payload,
+            category=category,
+            status=Article.Status.PUBLISHED,
+        )
+        article.save()
+        # The excerpt is plain text (templates escape it), so only the body is HTML.
+        stored = Article.objects.values_list("body", flat=True).get(pk=article.pk)
+        found = script_capable_parts(stored)
+        if found:
+            problems[payload] = found
+    assert problems == {}
+
+
+# --- In the browser -----------------------------------------------------------
+
+# Runs before any script of the page: every way a payload could announce itself
+# lands in window.__xss_hits, which the page cannot have set itself.
+TRAP = """
+(() => {
+  const hits = [];
+  Object.defineProperty(window, "__xss_hits", {value: hits});
+  for (const name of ["alert", "confirm", "prompt", "print"]) {
+    window[name] = (...args) => { hits.push(name + ":" + args.join(",")); };
+  }
+  let marker;
+  Object.defineProperty(window, "__xss", {
+    get: () => marker,
+    set: (value) => { marker = value; hits.push("__xss=" + value); },
+  });
+  document.addEventListener("securitypolicyviolation", (event) => {
+    hits.push("csp:" + event.violatedDirective + ":" + event.blockedURI);
+  });
+})();
+"""
+
+# Runs after load: script URLs, handlers and frames that reached the live DOM.
+DOM_AUDIT = """
+() => {
+  const found = [];
+  const noise = /[\\u0000-\\u0020\\u007f\\u00a0\\u200b-\\u200f\\u2028-\\u202e\\ufeff]/g;
+  for (const el of document.querySelectorAll("*")) {
+    for (const attr of el.attributes) {
+      const name = attr.name.toLowerCase();
+      if (name.startsWith("on")) found.push(name + " on <" + el.localName + ">");
+      const value = attr.value.replace(noise, "").toLowerCase();
+      if (/^(javascript|vbscript|data|livescript|mocha):/.test(value)
+          && !(el.localName === "img" && value.startsWith("data:image/"))) {
+        found.push(name + "=" + attr.value + " on <" + el.localName + ">");
+      }
+    }
+  }
+  for (const el of document.querySelectorAll(
+      "iframe, frame, object, embed, base, meta[http-equiv]")) {
+    found.push("<" + el.localName + "> element");
+  }
+  for (const el of document.querySelectorAll("script")) {
+    const json = (el.type || "").toLowerCase() === "application/ld+json";
+    const ownFile = el.src && new URL(el.src).origin === location.origin;
+    if (!json && !ownFile && (el.src || /alert|__xss|prompt|confirm/.test(el.text))) {
+      found.push("script: " + el.outerHTML.slice(0, 120));
+    }
+  }
+  return found;
+}
+"""
+
+
+def _settle(page):
+    # Error and focus events of the payloads fire right after load; two animation
+    # frames and a macrotask later they have all been dispatched.
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() =>"
+        " requestAnimationFrame(() => setTimeout(done, 0))))"
+    )
+
+
+def open_and_audit(page, url: str) -> list[str]:
+    """Open `url`, hover and focus through it, and return every sign of script."""
+    response = page.goto(url, wait_until="load")
+    assert response.status < 500, f"{url} answered {response.status}"
+    _settle(page)
+    # Handlers that need a reader's touch: hover every element of the main content
+    # once, then tab through the page.
+    page.mouse.move(5, 5)
+    page.mouse.move(600, 450, steps=8)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+    _settle(page)
+    return page.evaluate("() => [...window.__xss_hits]") + page.evaluate(DOM_AUDIT)
+
+
+@pytest.fixture
+def trapped_page(page, settings):
+    settings.SECURE_CSP = {}
+    dialogs = []
+
+    def dismiss(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.add_init_script(TRAP)
+    yield page
+    assert dialogs == []
+
+
+def _chunks(items, size):
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_no_payload_runs_from_article_bodies_or_titles(trapped_page, live_server):
+    category = make_category(name="Hostile", slug="hostile")
+    # One page holds many payloads: each chunk is saved as one body, so the
+    # payloads also meet each other's broken markup, as they would in real HTML.
+    chunks = _chunks(PAYLOADS, 40)
+    articles = []
+    for number, chunk in enumerate(chunks):
+        articles.append(
+            make_article(
+                title=chunk[0][:200],
+                slug=f"hostile-{number}",
+                standfirst=chunk[1][:400],
+                body="\n".join(f"<p>{payload}</p>" for payload in chunk),
+                category=category,
+            )
+        )
+    findings = {}
+    urls = [article.get_absolute_url() for article in articles]
+    urls += ["/", category.get_absolute_url()]
+    for url in urls:
+        found = open_and_audit(trapped_page, live_server.url + url)
+        if found:
+            findings[url] = found
+    assert findings == {}
