@@ -1,13 +1,20 @@
 """
-Invalidation of cached public pages.
+The public page cache: its generation number, its keys, and how long an entry may
+live.
 
 Cached pages are keyed on a site-wide generation number; anything that changes what
 readers see (an article published or edited, a comment approved) calls
 `invalidate_public_pages()`, which bumps the number so every old entry is missed at
-once.
+once. The cache is Redis when REDIS_URL is set, so a bump on one app server is seen
+by all of them. The middleware that serves and stores pages is
+newsroom.middleware.PublicPageCacheMiddleware.
 """
 
+import hashlib
+
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 GENERATION_KEY = "public-pages:generation"
 
@@ -25,3 +32,42 @@ def invalidate_public_pages() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:
         cache.add(GENERATION_KEY, 1, timeout=None)
+
+
+def page_cache_key(request, generation: int) -> str:
+    """One entry per generation, scheme, host, path and query string. GET and HEAD
+    share it: a HEAD is answered from the GET's entry."""
+    address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    return f"public-pages:page:{generation}:{digest}"
+
+
+def page_cache_timeout(generation: int) -> int:
+    """Seconds a page stored now may be served: PAGE_CACHE_SECONDS, cut short so
+    that no page outlives the moment the next scheduled article goes live."""
+    timeout = settings.PAGE_CACHE_SECONDS
+    until_next = seconds_until_next_publication(generation)
+    if until_next is not None:
+        timeout = min(timeout, max(int(until_next), 1))
+    return timeout
+
+
+def seconds_until_next_publication(generation: int) -> float | None:
+    """Seconds until the next scheduled article is due, or None if none is
+    scheduled. One query per generation: scheduling an article saves it, and every
+    save starts a new generation."""
+    key = f"public-pages:next-publication:{generation}"
+    now = timezone.now().timestamp()
+    due = cache.get(key)
+    if due is None or (due and due <= now):
+        from articles.models import Article
+
+        next_at = (
+            Article.objects.scheduled()
+            .order_by("published_at")
+            .values_list("published_at", flat=True)
+            .first()
+        )
+        due = next_at.timestamp() if next_at else 0
+        cache.set(key, due, timeout=settings.PAGE_CACHE_SECONDS)
+    return due - now if due else None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,55 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # X-Forwarded-For; 0 trusts REMOTE_ADDR alone.
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 
+# Security: HTTPS, cookies and response headers. Safe defaults outside DEBUG; with
+# the production variables in docs/deployment.md, `check --deploy` is silent.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a TLS-terminating proxy, name the header it sets, e.g.
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (only if the proxy always sets it).
+if envstr("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (envstr("SECURE_PROXY_SSL_HEADER"), "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
+# Forms carry the token in a hidden field; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# Sent by newsroom.middleware.PermissionsPolicyMiddleware: features the site never
+# uses, switched off for it and anything it embeds.
+PERMISSIONS_POLICY = {
+    "camera": [],
+    "microphone": [],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+    "interest-cohort": [],
+}
+# Content-Security-Policy (Django's built-in middleware). Scripts only from this
+# site, inline ones only with the per-response nonce ({{ csp_nonce }}). Inline
+# styles stay allowed: the admin and the body editor set them, and the sanitiser
+# already strips style attributes from article HTML. Media on another origin
+# (object storage, a CDN): add it with CSP_EXTRA_IMG_SRC=https://media.example.com.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", *envlist("CSP_EXTRA_IMG_SRC", [])],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
 # The public address of the site, used wherever a URL leaves the request cycle:
 # emails, feeds built by tasks, List-Unsubscribe headers.
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -98,12 +148,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the CSP middleware: a 304 must not carry a fresh nonce that the
+    # browser's stored copy of the page does not have.
+    "django.middleware.http.ConditionalGetMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "newsroom.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "newsroom.middleware.DatabaseUnavailableMiddleware",
+    # Last, so a page served from cache still passes through the CSRF (cookie),
+    # session and CSP middleware above it.
+    "newsroom.middleware.PublicPageCacheMiddleware",
 ]
 
 ROOT_URLCONF = "newsroom.urls"
@@ -119,6 +178,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "articles.context_processors.site",
             ],
         },
@@ -179,6 +239,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "newsroom"),
+            # A Redis outage slows each request by at most this, instead of hanging
+            # it; the page cache then serves uncached pages.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -189,6 +252,35 @@ else:
             "LOCATION": "newsroom",
         }
     }
+
+# Page cache for anonymous readers (newsroom.middleware.PublicPageCacheMiddleware).
+# Seconds a page may be served from cache; 0 turns it off. On by default only with
+# Redis: an in-process cache is not shared by gunicorn's workers, so a worker would
+# keep serving a page another worker's write made stale.
+PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0)
+# Cache-Control lifetimes for browsers and shared caches (CDN) on cached pages that
+# hold no per-reader form token, such as feeds.
+PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 60)
+PAGE_CACHE_SHARED_MAX_AGE = envint("PAGE_CACHE_SHARED_MAX_AGE", 60)
+PAGE_CACHE_URL_NAMES = [
+    "articles:home",
+    "articles:detail",
+    "articles:category",
+    "articles:tag",
+    "articles:author",
+    "articles:year",
+    "articles:month",
+    "articles:feed",
+    "articles:atom",
+    "articles:category_feed",
+    "articles:category_atom",
+    "articles:tag_feed",
+    "articles:tag_atom",
+    "articles:author_feed",
+    "articles:author_atom",
+]
+# /healthz reports unhealthy once the oldest waiting task has waited this long.
+HEALTH_MAX_TASK_WAIT = envint("HEALTH_MAX_TASK_WAIT", 900)
 
 # Background work: Django's tasks framework, stored in the database and run by
 # `manage.py db_worker`.
@@ -241,14 +333,23 @@ SERVER_EMAIL = envstr("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 LOGIN_URL = "admin:login"
 
+# Logs go to stdout: JSON lines in production (LOG_FORMAT=json), plain text in DEBUG.
+LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "newsroom.logging.JsonFormatter"},
     },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": "line"},
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+        },
     },
     "root": {"handlers": ["stdout"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {

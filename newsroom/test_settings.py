@@ -4,6 +4,8 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+# Plain log lines keep pytest's captured output readable.
+os.environ.setdefault("LOG_FORMAT", "plain")
 
 from newsroom.settings import *  # noqa: E402, F403
 from newsroom.settings import STORAGES  # noqa: E402
@@ -21,3 +23,15 @@ TASKS = {
         "QUEUES": ["default", "newsletter"],
     }
 }
+
+# The test client and the live server speak plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Static files straight from the apps: no collectstatic, no "No directory at" warning.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+# The page cache is off here so tests see every write at once; the tests of the
+# cache itself switch it on with override_settings.
+PAGE_CACHE_SECONDS = 0

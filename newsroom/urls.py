@@ -8,8 +8,10 @@ from django.urls import include, path
 
 from articles.sitemaps import SITEMAPS, NewsSitemap
 from articles.views import robots_txt
+from newsroom.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("comments/", include("comments.urls")),
     path("newsletter/", include("newsletter.urls")),

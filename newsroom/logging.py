@@ -1,0 +1,66 @@
+"""
+Structured log lines: one JSON object per line on stdout, for whatever collects
+the container's output (journald, Loki, CloudWatch...).
+
+Used by LOGGING in settings (LOG_FORMAT=json, the default outside DEBUG) and by
+gunicorn.conf.py for gunicorn's own error and access logs.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+# Attributes every LogRecord has; anything else was passed with `extra=`.
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+) | {"message", "asctime", "taskName"}
+
+# gunicorn's access log passes its atoms as the record's args.
+_ACCESS_FIELDS = {
+    "h": "remote_addr",
+    "m": "method",
+    "U": "path",
+    "q": "query",
+    "s": "status",
+    "B": "bytes",
+    "M": "duration_ms",
+    "a": "user_agent",
+    "f": "referer",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            entry["message"] = "request"
+            for atom, field in _ACCESS_FIELDS.items():
+                value = record.args.get(atom)
+                if value not in (None, "-", ""):
+                    entry[field] = _number_or_text(value)
+        else:
+            entry["message"] = record.getMessage()
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "method"):
+            # django.request and django.server attach the request object.
+            entry["method"] = request.method
+            entry["path"] = request.path
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry and key != "request":
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _number_or_text(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
