@@ -17,13 +17,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.server import (  # noqa: E402
+    Gunicorn,
+    production_env,
+    recreate_postgres_database,
+    redis_reachable,
+)
+
 RESULTS = ROOT / "bench" / "results"
-BIN = Path(sys.executable).parent
 
 # Budgets from issue 7 (and the feature issues for SQL queries and page weight).
 ARTICLE_UNCACHED_RPS = 400
@@ -136,105 +139,18 @@ def run_wrk(url: str, *, connections: int, seconds: float) -> dict:
     return parse_wrk(completed.stdout)
 
 
-# --- the server --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                response.read()
-                return
-        except OSError as error:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer: {error}") from error
-            time.sleep(0.2)
-
-
-class Gunicorn:
-    """The production server on loopback, with the project's gunicorn.conf.py when
-    there is one."""
-
-    def __init__(self, env: dict, log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [str(BIN / "gunicorn")]
-        conf = ROOT / "gunicorn.conf.py"
-        if conf.exists():
-            command += ["--config", str(conf)]
-        else:
-            command += ["--workers", str(2 * (os.cpu_count() or 1) + 1)]
-        command += ["--bind", f"127.0.0.1:{self.port}", "newsroom.wsgi:application"]
-        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def __enter__(self):
-        try:
-            wait_until_up(self.url + "/")
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
 # --- the run -----------------------------------------------------------------------
 
 
 def bench_env(args, static_root: Path, database_path: Path | None) -> dict:
-    env = dict(os.environ)
-    for name in ("DEBUG", "DATABASE_URL", "SQLITE_PATH", "REDIS_URL"):
-        env.pop(name, None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="newsroom.settings",
-        DEBUG="0",
-        SECRET_KEY="bench-" + os.urandom(24).hex(),
+    return production_env(
+        static_root=static_root,
+        database_url=args.database_url or "",
+        sqlite_path=database_path,
+        redis_url=args.redis_url or "",
         # testserver: the in-process client that counts queries.
         ALLOWED_HOSTS="127.0.0.1,testserver",
-        # Plain HTTP on loopback: no redirect to HTTPS, cookies not Secure-only.
-        SECURE_SSL_REDIRECT="0",
-        SECURE_HSTS_SECONDS="0",
-        SESSION_COOKIE_SECURE="0",
-        CSRF_COOKIE_SECURE="0",
-        STATIC_ROOT=str(static_root),
-        MEDIA_ROOT=str(static_root.parent / "media"),
-        LOG_LEVEL="WARNING",
-        LOG_FORMAT="plain",
-        PYTHONDONTWRITEBYTECODE="1",
     )
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    else:
-        env["SQLITE_PATH"] = str(database_path)
-    if args.redis_url:
-        env["REDIS_URL"] = args.redis_url
-    return env
 
 
 def reset_database(args, database_path: Path | None) -> None:
@@ -242,18 +158,13 @@ def reset_database(args, database_path: Path | None) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database_path}{suffix}").unlink(missing_ok=True)
         return
-    import psycopg
-
-    base, name = args.database_url.rsplit("/", 1)
-    name = name.split("?")[0]
+    name = args.database_url.rsplit("/", 1)[1].split("?")[0]
     if "bench" not in name:
         raise SystemExit(
             f"Refusing to drop {name!r}: the bench database's name must contain "
             "'bench', e.g. .../newsroom_bench."
         )
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    recreate_postgres_database(args.database_url)
 
 
 def page_weight(html: str, static_root: Path, static_url: str) -> int:
@@ -273,7 +184,6 @@ def count_queries(pages: list[Page], cache_available: bool) -> None:
     """SQL queries and bytes per page, from Django's test client in this process,
     against the same database the server uses. The second request of each page is
     counted, so one-off warm-ups (the sign-up box's cached choices) do not count."""
-    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
@@ -288,7 +198,9 @@ def count_queries(pages: list[Page], cache_available: bool) -> None:
             page.queries = len(queries)
             page.bytes = len(response.content)
     if cache_available:
-        cache.clear()
+        from articles.cache import invalidate_public_pages
+
+        invalidate_public_pages()
         with override_settings(PAGE_CACHE_SECONDS=300):
             for page in pages:
                 client.get(page.path)
@@ -347,7 +259,12 @@ def main(argv=None) -> int:
         help="PostgreSQL database for the run (dropped and re-created; its name "
         "must contain 'bench'). Default: a SQLite file under bench/results/.",
     )
-    parser.add_argument("--redis-url", help="use Redis for the cache")
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/15",
+        help="Redis for the cache, as in production (default: database 15 on "
+        "loopback, with a key prefix of its own; 'none' for the in-process cache)",
+    )
     parser.add_argument(
         "--duration", type=float, default=5, help="seconds per wrk run (default 5)"
     )
@@ -368,6 +285,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--skip-load", action="store_true", help="no wrk runs")
     args = parser.parse_args(argv)
+    if args.redis_url.lower() == "none" or not redis_reachable(args.redis_url):
+        args.redis_url = ""
 
     from bench import dataset as ds
 
@@ -390,6 +309,10 @@ def main(argv=None) -> int:
         database="PostgreSQL" if args.database_url else "SQLite",
         size=asdict(size),
         machine={"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    )
+    results.notes.append(
+        "cache backend: "
+        + ("Redis (" + args.redis_url + ")" if args.redis_url else "in-process")
     )
 
     try:

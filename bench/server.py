@@ -1,0 +1,188 @@
+"""
+The production profile on loopback, for the benchmark and the reliability tests:
+its environment, a dedicated database, and gunicorn with the project's config.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 60, process=None) -> None:
+    """Wait for `url` to answer anything (even an error status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                response.read()
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError as error:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited ({process.returncode})"
+                ) from error
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer: {error}") from error
+            time.sleep(0.2)
+
+
+def production_env(
+    *,
+    static_root: Path,
+    database_url: str = "",
+    sqlite_path: Path | None = None,
+    redis_url: str = "",
+    secret_key: str = "",
+    **extra: str,
+) -> dict:
+    """The environment of the production profile (DEBUG off) on plain-HTTP
+    loopback, with one database and, optionally, Redis."""
+    env = dict(os.environ)
+    for name in ("DEBUG", "DATABASE_URL", "SQLITE_PATH", "REDIS_URL"):
+        env.pop(name, None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="newsroom.settings",
+        DEBUG="0",
+        SECRET_KEY=secret_key or "server-" + os.urandom(24).hex(),
+        ALLOWED_HOSTS="127.0.0.1",
+        # Plain HTTP on loopback: no redirect to HTTPS, cookies not Secure-only.
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        STATIC_ROOT=str(static_root),
+        MEDIA_ROOT=str(static_root.parent / "media"),
+        # gunicorn.conf.py would collect static files at every start.
+        COLLECTSTATIC="0",
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="plain",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    else:
+        env["SQLITE_PATH"] = str(sqlite_path)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+        env["CACHE_KEY_PREFIX"] = "server-" + os.urandom(6).hex()
+    env.update(extra)
+    return env
+
+
+def manage(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def postgres_reachable(url: str = PG_DEFAULT) -> bool:
+    try:
+        import psycopg
+
+        base = url.rsplit("/", 1)[0]
+        psycopg.connect(base + "/postgres", connect_timeout=3).close()
+        return True
+    except Exception:
+        return False
+
+
+def redis_reachable(url: str = "redis://127.0.0.1:6379/0") -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def recreate_postgres_database(url: str) -> None:
+    """Drop and create the database named in `url`. Only for scratch databases."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    name = name.split("?")[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    name = name.split("?")[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Gunicorn:
+    """gunicorn with gunicorn.conf.py (when there is one) on a free loopback port."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        command = [str(BIN / "gunicorn")]
+        conf = ROOT / "gunicorn.conf.py"
+        if conf.exists():
+            command += ["--config", str(conf)]
+        else:
+            command += ["--workers", str(2 * (os.cpu_count() or 1) + 1)]
+        command += ["--bind", f"127.0.0.1:{self.port}", "newsroom.wsgi:application"]
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def __enter__(self):
+        try:
+            wait_until_up(self.url + "/", process=self.process)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if not self.log.closed:
+            self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
