@@ -24,10 +24,10 @@ SEARCH_CONFIG = "english"
 
 
 def normalise_query(raw: str | None) -> str:
-    """A reader's query made safe to search with: Unicode-normalised, control
-    characters (NUL included, which PostgreSQL refuses) removed, whitespace
-    collapsed, and cut to a sensible length."""
-    text = unicodedata.normalize("NFKC", raw or "")
+    """A reader's query made safe to search with: composed (NFC, the form typed
+    text is stored in), control and format characters removed (PostgreSQL
+    refuses NUL), whitespace collapsed, and cut to a sensible length."""
+    text = unicodedata.normalize("NFC", raw or "")
     text = "".join(
         " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
         for ch in text

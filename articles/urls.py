@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from articles import feeds, views
 
@@ -11,9 +11,13 @@ urlpatterns = [
     path("tag/<slug:slug>/", views.tag_detail, name="tag"),
     path("author/<slug:slug>/", views.author_detail, name="author"),
     path("archive/", views.ArticleArchiveIndex.as_view(), name="archive"),
-    path("archive/<int:year>/", views.ArticleYearArchive.as_view(), name="year"),
-    path(
-        "archive/<int:year>/<int:month>/",
+    re_path(
+        r"^archive/(?P<year>[0-9]{4})/$",
+        views.ArticleYearArchive.as_view(),
+        name="year",
+    ),
+    re_path(
+        r"^archive/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$",
         views.ArticleMonthArchive.as_view(),
         name="month",
     ),

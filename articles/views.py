@@ -54,17 +54,18 @@ def _paginate(request, queryset, per_page=PER_PAGE):
 @require_safe
 def home(request):
     published = Article.objects.published()
-    page_number = request.GET.get("page") or "1"
-    lead = None
-    if page_number == "1":
-        lead = published.select_related("category").order_by(
-            "-is_featured", "-published_at", "-id"
-        )[:1]
-        lead = lead[0] if lead else None
+    # Every page knows the lead, so "More" pages go on where page one stopped.
+    lead = (
+        published.select_related("category")
+        .order_by("-is_featured", "-published_at", "-id")
+        .first()
+    )
     latest = published.select_related("category")
     if lead:
         latest = latest.exclude(pk=lead.pk)
     page = _paginate(request, latest, HOME_LATEST)
+    if page.number > 1:
+        lead = None
 
     rows = []
     categories = list(Category.objects.all())

@@ -1,0 +1,105 @@
+"""The home page: lead story, latest, a row per category, "More" pages."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from articles.models import Article
+from tests.factories import make_article, make_author, make_category
+
+pytestmark = pytest.mark.django_db
+
+
+def _ago(hours):
+    return timezone.now() - timedelta(hours=hours)
+
+
+def test_the_featured_article_leads_the_page(client):
+    make_article(title="Newest story", published_at=_ago(1))
+    make_article(title="Editors pick", is_featured=True, published_at=_ago(5))
+    html = client.get("/").content.decode()
+    lead = html[
+        html.index('aria-label="Lead story"') : html.index('id="latest-heading"')
+    ]
+    assert "Editors pick" in lead
+    assert "Newest story" not in lead
+
+
+def test_without_a_featured_article_the_newest_leads(client):
+    make_article(title="Older story", published_at=_ago(5))
+    make_article(title="Newest story", published_at=_ago(1))
+    html = client.get("/").content.decode()
+    lead = html[
+        html.index('aria-label="Lead story"') : html.index('id="latest-heading"')
+    ]
+    assert "Newest story" in lead
+
+
+def test_it_shows_a_row_per_category_in_menu_order(client):
+    sport = make_category(name="Sport", slug="sport", position=2)
+    culture = make_category(name="Culture", slug="culture", position=1)
+    make_article(title="Lead", published_at=_ago(1))
+    make_article(title="Derby ends level", category=sport, published_at=_ago(2))
+    make_article(title="Opera season opens", category=culture, published_at=_ago(3))
+    html = client.get("/").content.decode()
+    assert html.index('id="row-culture"') < html.index('id="row-sport"')
+    sport_row = html[html.index('id="row-sport"') :]
+    assert "Derby ends level" in sport_row
+
+
+def test_it_never_shows_drafts_or_scheduled_articles(client):
+    make_article(title="Visible story")
+    make_article(title="Secret draft", status=Article.Status.DRAFT)
+    make_article(
+        title="Tomorrow story", published_at=timezone.now() + timedelta(days=1)
+    )
+    html = client.get("/").content.decode()
+    assert "Visible story" in html
+    assert "Secret draft" not in html
+    assert "Tomorrow story" not in html
+
+
+def test_more_pages_continue_the_latest_list(client):
+    for n in range(12):
+        make_article(title=f"Story number {n:02d}", published_at=_ago(n + 1))
+    first = client.get("/").content.decode()
+    assert 'rel="next" href="?page=2"' in first
+    second = client.get("/?page=2").content.decode()
+    # Lead (00) and eight latest (01-08) on page one; page two goes on from 09.
+    assert "Story number 09" in second
+    assert "Story number 08" not in second
+    assert 'aria-label="Lead story"' not in second
+
+
+def test_a_page_past_the_end_is_404(client):
+    make_article()
+    assert client.get("/?page=9").status_code == 404
+    assert client.get("/?page=abc").status_code == 404
+
+
+def test_an_empty_site_says_so(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "No stories yet" in response.content.decode()
+
+
+def test_cards_show_comment_counts_linking_to_the_comments(client):
+    article = make_article()
+    Article.objects.filter(pk=article.pk).update(comment_count=1)
+    html = client.get("/").content.decode()
+    assert f'href="{article.get_absolute_url()}#comments">1 Comment</a>' in html
+
+
+def test_the_home_page_stays_within_its_query_budget(
+    client, django_assert_max_num_queries
+):
+    authors = [make_author() for _ in range(3)]
+    for _ in range(8):
+        category = make_category()
+        for n in range(6):
+            make_article(category=category, authors=authors, tags=[f"t{n}"])
+    client.get("/")
+    with django_assert_max_num_queries(12):
+        response = client.get("/")
+    assert response.content.decode().count('class="category-row"') == 8
