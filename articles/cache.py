@@ -11,27 +11,41 @@ newsroom.middleware.PublicPageCacheMiddleware.
 """
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+logger = logging.getLogger(__name__)
+
 GENERATION_KEY = "public-pages:generation"
 
 
 def public_pages_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, 1, timeout=None)
-        generation = cache.get(GENERATION_KEY, 1)
+    """The current generation; 0 while the cache cannot be reached (pages are
+    then rendered fresh, and nothing is stored)."""
+    try:
+        generation = cache.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, 1, timeout=None)
+            generation = cache.get(GENERATION_KEY, 1)
+    except Exception:
+        logger.error("Cache unreachable: page generation unknown", exc_info=True)
+        return 0
     return generation
 
 
 def invalidate_public_pages() -> None:
+    """Start a new generation. Never raises: a write that reached the database
+    must not fail because the cache is down (pages then expire by their TTL)."""
     try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:
-        cache.add(GENERATION_KEY, 1, timeout=None)
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:
+            cache.add(GENERATION_KEY, 1, timeout=None)
+    except Exception:
+        logger.error("Cache unreachable: cached pages not invalidated", exc_info=True)
 
 
 def page_cache_key(request, generation: int) -> str:

@@ -121,9 +121,11 @@ class PublicPageCacheMiddleware:
             response["X-Page-Cache"] = "BYPASS"
             return response
 
+        generation = public_pages_generation()
+        if not generation:  # The cache is unreachable.
+            return self.get_response(request)
+        key = page_cache_key(request, generation)
         try:
-            generation = public_pages_generation()
-            key = page_cache_key(request, generation)
             entry = cache.get(key)
         except Exception:
             logger.warning("Page cache unreachable; serving uncached", exc_info=True)
@@ -214,8 +216,10 @@ def _response_from_entry(request, entry: dict) -> HttpResponse:
         # Also makes the CSRF middleware set (or renew) the reader's token cookie.
         content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
     if NONCE_PLACEHOLDER in content:
+        # Reading the lazy nonce is what makes the CSP middleware announce it.
         nonce = getattr(request, "_csp_nonce", None)
-        content = content.replace(NONCE_PLACEHOLDER, str(nonce or "").encode())
+        nonce = "" if nonce is None else str(nonce)
+        content = content.replace(NONCE_PLACEHOLDER, nonce.encode())
     response = HttpResponse(content, status=entry["status"])
     for name, value in entry["headers"]:
         response[name] = value
