@@ -1,0 +1,149 @@
+"""REDIS_URL: the cache, sessions, rate limits and page invalidation on the real Redis
+at 127.0.0.1:6379, shared by several app servers. Skipped when Redis does not answer.
+
+Every run uses its own key prefix and deletes its keys afterwards.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.core.cache.backends.redis import RedisCache
+from django.test import Client
+
+from articles import cache as page_cache
+from articles import ratelimit
+from tests.factories import make_article
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(
+    not _redis_answers(), reason=f"Redis is not reachable at {REDIS_URL}"
+)
+
+
+@pytest.fixture
+def prefix():
+    import redis
+
+    prefix = f"newsroom-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def redis_settings(settings, prefix):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    return settings
+
+
+def _app_server_cache(prefix):
+    """The cache as another app server process sees it: its own connection."""
+    return RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})
+
+
+def test_redis_url_switches_cache_sessions_and_page_cache_on(tmp_path):
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.CACHES['default']['BACKEND'], "
+        "settings.SESSION_ENGINE, settings.PAGE_CACHE_SECONDS]))"
+    )
+    env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME"}}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings",
+        "SECRET_KEY": "s" * 60,
+        "REDIS_URL": REDIS_URL,
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "django.core.cache.backends.redis.RedisCache",
+        "django.contrib.sessions.backends.cached_db",
+        300,
+    ]
+
+
+def test_a_rate_limit_counts_hits_on_every_app_server(prefix):
+    servers = [_app_server_cache(prefix), _app_server_cache(prefix)]
+    outcomes = []
+    for hit in range(4):
+        with mock.patch.object(ratelimit, "cache", servers[hit % 2]):
+            outcomes.append(
+                ratelimit.is_rate_limited("comment:192.0.2.1", limit=3, period=60)
+            )
+
+    assert outcomes == [False, False, False, True]
+
+
+def test_invalidation_on_one_app_server_reaches_the_others(prefix):
+    first, second = _app_server_cache(prefix), _app_server_cache(prefix)
+    with mock.patch.object(page_cache, "cache", first):
+        before = page_cache.public_pages_generation()
+
+    with mock.patch.object(page_cache, "cache", second):
+        page_cache.invalidate_public_pages()
+
+    with mock.patch.object(page_cache, "cache", first):
+        assert page_cache.public_pages_generation() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_session_is_read_back_from_redis_without_a_query(
+    redis_settings, django_assert_num_queries
+):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    session = SessionStore()
+    session["reader"] = "signed in"
+    session.save()
+
+    with django_assert_num_queries(0):
+        assert SessionStore(session.session_key).load() == {"reader": "signed in"}
+
+
+@pytest.mark.django_db
+def test_pages_are_cached_in_redis(redis_settings, django_assert_num_queries):
+    redis_settings.PAGE_CACHE_SECONDS = 300
+    article = make_article(title="Orchard growers form a cooperative")
+    assert Client().get(article.get_absolute_url())["X-Page-Cache"] == "MISS"
+
+    with django_assert_num_queries(0):
+        response = Client().get(article.get_absolute_url())
+
+    assert response["X-Page-Cache"] == "HIT"
+    assert "Orchard growers form a cooperative" in response.text
