@@ -1,0 +1,164 @@
+"""
+Hostile form values on the public forms, by hand and by Hypothesis: over-long
+values, NUL bytes, control and bidi characters, odd Unicode. Every submission is
+either refused with an error the reader can see, or stored clean; never a 500.
+"""
+
+import itertools
+import unicodedata
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from comments.forms import form_timestamp
+from comments.models import Comment
+from tests.factories import make_article
+
+_addresses = itertools.count(1)
+
+HOSTILE_VALUES = [
+    "nul\x00byte",
+    "\x00",
+    "bell\x07and\x1bescape",
+    "right-to-left \u202eevil.exe\u202c",
+    "zero\u200bwidth\u200djoiner\ufeff",
+    "line\u2028separator\u2029paragraph",
+    "e\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301\u0301 combining",
+    "\U0001f600\U0001f3f3\ufe0f\u200d\U0001f308 emoji",
+    "\ud7ff\ue000\uffff noncharacters",
+    "ｆｕｌｌｗｉｄｔｈ",
+    "x" * 10_000,
+    " " * 50,
+    "\t\r\n\r\n",
+    "Robert'); DROP TABLE comments_comment;--",
+    "${jndi:ldap://127.0.0.1/a}",
+    "{{ settings.SECRET_KEY }}{% debug %}",
+    "%00%0d%0aSet-Cookie: x=1",
+]
+
+
+def _post(client, article, **fields):
+    data = {
+        "name": "Reader",
+        "email": f"reader{next(_addresses)}@example.net",
+        "url": "",
+        "comment": "A fair point about the ferry.",
+        "homepage": "",
+        "ts": form_timestamp(),
+        **fields,
+    }
+    n = next(_addresses)
+    return client.post(
+        reverse("comments:post", args=[article.pk]),
+        data,
+        REMOTE_ADDR=f"10.40.{n // 250 % 250}.{n % 250 + 1}",
+    )
+
+
+def _control_characters(value: str) -> list[str]:
+    """Characters that have no business in a stored name, address or URL."""
+    return [
+        f"U+{ord(ch):04X}"
+        for ch in value
+        if unicodedata.category(ch) in {"Cc", "Cs"} or ch in "\u202a\u202b\u202d\u202e"
+    ]
+
+
+def _assert_refused_clearly_or_stored_clean(response, before: int, *, name=True):
+    assert response.status_code in {303, 400}, response.content[:500]
+    body = response.content.decode()
+    if response.status_code == 400:
+        assert 'class="field-error"' in body or 'class="form-errors"' in body
+        assert Comment.objects.count() == before
+        return
+    comment = Comment.objects.latest("id")
+    fields = ["author_email", "author_url"] + (["author_name"] if name else [])
+    for field in fields:
+        value = getattr(comment, field)
+        assert _control_characters(value) == [], (field, value)
+    for field in ("author_name", "text", "html"):
+        assert "\x00" not in getattr(comment, field)
+
+
+# Found by these tests: the comment form stores control characters (ESC, BEL) and
+# bidi overrides in the commenter's name, where they can garble an editor's
+# terminal or email and spoof how the name reads. For the comments app to fix
+# (strip or refuse them in CommentForm.clean_name); strict, so the fix is noticed.
+_NAME_KEEPS_CONTROLS = pytest.mark.xfail(
+    strict=True, reason="CommentForm.clean_name keeps control and bidi characters"
+)
+
+
+def _cases():
+    for field in ("name", "email", "url", "comment"):
+        for number, value in enumerate(HOSTILE_VALUES):
+            marks = ()
+            if field == "name" and ("\x07" in value or "\u202e" in value):
+                marks = (_NAME_KEEPS_CONTROLS,)
+            yield pytest.param(field, value, id=f"{field}-{number}", marks=marks)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), _cases())
+def test_a_hostile_value_in_the_comment_form_is_refused_or_stored_clean(
+    client, settings, field, value
+):
+    settings.COMMENTS_MIN_SECONDS = 0
+    article = make_article()
+    before = Comment.objects.count()
+    response = _post(client, article, **{field: value})
+    _assert_refused_clearly_or_stored_clean(response, before)
+
+
+@pytest.mark.django_db
+def test_stored_hostile_comments_render_on_the_article_page(client, settings):
+    from comments import services
+
+    settings.COMMENTS_MIN_SECONDS = 0
+    article = make_article()
+    for value in HOSTILE_VALUES:
+        _post(client, article, comment=value, name=value[:100])
+    comments = list(Comment.objects.filter(article=article))
+    assert comments
+    services.moderate(comments=comments, status=Comment.Status.APPROVED)
+    response = client.get(article.get_absolute_url())
+    assert response.status_code == 200
+    assert "\x00" not in response.content.decode()
+
+
+_any_text = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"]), min_size=0, max_size=120
+)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=_any_text,
+    email=st.one_of(st.emails(), _any_text),
+    url=st.one_of(
+        st.just(""),
+        _any_text,
+        st.from_regex(r"https?://[a-z]{1,10}\.[a-z]{2,3}/\S{0,30}", fullmatch=True),
+    ),
+    comment=st.one_of(_any_text, st.text(min_size=4990, max_size=5010)),
+)
+def test_fuzzed_comment_forms_never_fail_and_never_store_junk(
+    name, email, url, comment
+):
+    article = make_article()
+    before = Comment.objects.count()
+    with override_settings(COMMENTS_MIN_SECONDS=0):
+        response = _post(
+            Client(), article, name=name, email=email, url=url, comment=comment
+        )
+    # Names with control characters are the known finding above.
+    _assert_refused_clearly_or_stored_clean(response, before, name=False)
