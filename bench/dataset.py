@@ -241,6 +241,15 @@ def build(size: Size, *, seed: int = 7, log=print) -> Dataset:
     if Subscriber is not None and Newsletter is not None and size.subscribers:
         _build_subscribers(Newsletter, Subscriber, size, now, data)
         log(f"  {size.subscribers} confirmed subscribers")
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # Autovacuum would analyse the new rows within a minute of a bulk load;
+        # do it now so the first pages are planned as they would be later. SQLite
+        # has no such daemon, and nothing in the app runs ANALYZE, so it is left
+        # as production would have it.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return data
 
 
