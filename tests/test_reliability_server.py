@@ -32,7 +32,8 @@ from bench.server import (
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith("postgres")
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# RELIABILITY_REDIS_URL=none runs the embedded profile (in-process cache) instead.
+REDIS_URL = os.environ.get("RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET_KEY = "reliability-" + "k" * 40
 
 SEED = """
@@ -61,7 +62,7 @@ class Site:
             base, name = DATABASE_URL.rsplit("/", 1)
             self.database_url = f"{base}/{name.split('?')[0]}_server"
             recreate_postgres_database(self.database_url)
-        self.redis = redis_reachable(REDIS_URL)
+        self.redis = REDIS_URL != "none" and redis_reachable(REDIS_URL)
         self.env = production_env(
             static_root=self.static_root,
             database_url=self.database_url,
