@@ -309,3 +309,44 @@ def test_one_tag_or_fifty_cost_the_same_queries(client):
     with CaptureQueriesContext(connection) as with_fifty:
         client.get(many.get_absolute_url())
     assert len(with_one) == len(with_fifty)
+
+
+def test_500_comments_and_50_tags_stay_within_the_budget(
+    client, django_assert_max_num_queries
+):
+    from comments.models import Comment
+
+    article = make_article(tags=[f"tag-{n}" for n in range(50)])
+    Comment.objects.bulk_create(
+        Comment(
+            article=article,
+            author_name=f"Reader {n}",
+            author_email=f"reader{n}@example.org",
+            text=f"Comment {n}",
+            html=f"<p>Comment {n}</p>",
+            status=Comment.Status.APPROVED,
+        )
+        for n in range(450)
+    )
+    threads = list(Comment.objects.filter(article=article)[:50])
+    Comment.objects.bulk_create(
+        Comment(
+            article=article,
+            parent=parent,
+            thread=parent,
+            depth=2,
+            author_name="Replier",
+            author_email="replier@example.org",
+            text="A reply",
+            html="<p>A reply</p>",
+            status=Comment.Status.APPROVED,
+        )
+        for parent in threads
+    )
+    Article.objects.filter(pk=article.pk).update(comment_count=500)
+    client.get(article.get_absolute_url())
+    with django_assert_max_num_queries(10):
+        response = client.get(article.get_absolute_url())
+    html = response.content.decode()
+    assert 'href="#comments">500 Comments</a>' in html
+    assert "A reply" in html
