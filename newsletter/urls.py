@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "newsletter"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("check-your-inbox/", views.check_inbox, name="check_inbox"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribed/", views.unsubscribed, name="unsubscribed"),
+]

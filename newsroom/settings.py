@@ -357,6 +357,23 @@ LOGGING = {
     },
 }
 
+# Newsletter: sign-up limits and the sending engine (see newsletter/README.md).
+NEWSLETTER_FROM_EMAIL = envstr("NEWSLETTER_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+# Recipients claimed and sent per task, over one SMTP connection.
+NEWSLETTER_BATCH_SIZE = envint("NEWSLETTER_BATCH_SIZE", 500)
+# Seconds a confirmation link stays valid.
+NEWSLETTER_CONFIRM_MAX_AGE = envint("NEWSLETTER_CONFIRM_MAX_AGE", 3 * 24 * 3600)
+# Confirmation emails one address may receive per day, however often it signs up.
+NEWSLETTER_CONFIRMATIONS_PER_DAY = envint("NEWSLETTER_CONFIRMATIONS_PER_DAY", 3)
+# Sign-ups accepted per IP address per NEWSLETTER_SIGNUP_PERIOD seconds.
+NEWSLETTER_SIGNUP_RATE = envint("NEWSLETTER_SIGNUP_RATE", 10)
+NEWSLETTER_SIGNUP_PERIOD = envint("NEWSLETTER_SIGNUP_PERIOD", 3600)
+# Transient SMTP errors: attempts per message, first pause in seconds (doubles).
+NEWSLETTER_SMTP_ATTEMPTS = envint("NEWSLETTER_SMTP_ATTEMPTS", 4)
+NEWSLETTER_RETRY_BACKOFF = envint("NEWSLETTER_RETRY_BACKOFF", 2)
+# A claim older than this many seconds belongs to a worker presumed dead.
+NEWSLETTER_STALE_CLAIM_AFTER = envint("NEWSLETTER_STALE_CLAIM_AFTER", 900)
+
 # Comments
 # Replies nest this deep (1 = no replies); deeper replies join their parent's level.
 COMMENTS_THREAD_DEPTH = envint("COMMENTS_THREAD_DEPTH", 3)

@@ -65,3 +65,35 @@ def make_comment(article, *, parent=None, **fields):
     recount_comments(article_ids=[article.pk])
     article.refresh_from_db(fields=["comment_count"])
     return comment
+
+
+def make_newsletter(**fields):
+    from newsletter.models import Newsletter
+
+    n = next(_sequence)
+    fields.setdefault("name", f"Newsletter {n}")
+    fields.setdefault("slug", f"newsletter-{n}")
+    return Newsletter.objects.create(**fields)
+
+
+def make_subscriber(*newsletters, **fields):
+    """A confirmed subscriber of the given newsletters unless told otherwise."""
+    from newsletter.models import Subscriber
+
+    n = next(_sequence)
+    fields.setdefault("email", f"subscriber{n}@example.org")
+    fields.setdefault("status", Subscriber.Status.CONFIRMED)
+    subscriber = Subscriber.objects.create(**fields)
+    subscriber.newsletters.add(*newsletters)
+    return subscriber
+
+
+def make_issue(newsletter, *, articles=(), **fields):
+    from newsletter.models import Issue, IssueArticle
+
+    n = next(_sequence)
+    fields.setdefault("subject", f"Issue {n}")
+    issue = Issue.objects.create(newsletter=newsletter, **fields)
+    for position, article in enumerate(articles):
+        IssueArticle.objects.create(issue=issue, article=article, position=position)
+    return issue

@@ -1,10 +1,20 @@
-"""Template tags that place the newsletter sign-up box on any page."""
+"""The sign-up box that base.html places on every page."""
 
 from django import template
+from django.urls import reverse
+
+from newsletter.models import signup_choices
 
 register = template.Library()
 
 
 @register.inclusion_tag("newsletter/signup_box.html", takes_context=True)
 def newsletter_signup_box(context):
-    return {"request": context.get("request")}
+    """Costs no query: the newsletters come from the cache (models.signup_choices)."""
+    request = context.get("request")
+    return {
+        "csrf_token": context.get("csrf_token"),
+        "newsletters": signup_choices(),
+        "action": reverse("newsletter:subscribe"),
+        "source": request.path if request is not None else "",
+    }

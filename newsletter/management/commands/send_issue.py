@@ -1,0 +1,172 @@
+"""
+Send or resume an issue from the shell, with a progress bar.
+
+    manage.py send_issue 12             # start sending issue 12 from this process
+    manage.py send_issue 12 --resume    # finish an interrupted send
+    manage.py send_issue --due          # start scheduled issues whose time has come
+
+A resume first applies the crash rule of newsletter/sending.py to rows older than
+--stale-after seconds: claimed-but-unsent rows go back to the queue, rows caught
+mid-hand-over become "in doubt" and are reported, never resent (unless
+--resend-in-doubt). Several resumes (or workers) may run at once without overlap.
+"""
+
+import sys
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from newsletter import sending, services
+from newsletter.models import Delivery, Issue
+
+
+class Command(BaseCommand):
+    help = "Send, resume or start due newsletter issues from the shell."
+
+    def add_arguments(self, parser):
+        parser.add_argument("issue_id", nargs="?", type=int)
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="Continue an issue that is already sending.",
+        )
+        parser.add_argument(
+            "--stale-after",
+            type=int,
+            default=settings.NEWSLETTER_STALE_CLAIM_AFTER,
+            help="Seconds after which a worker's claim counts as abandoned "
+            "(default: %(default)s). Use 0 only when no worker is running.",
+        )
+        parser.add_argument(
+            "--resend-in-doubt",
+            action="store_true",
+            help="Also resend deliveries in doubt, accepting possible duplicates.",
+        )
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help="Start every scheduled issue whose time has come.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Report what would be sent and change nothing.",
+        )
+
+    def handle(
+        self,
+        *args,
+        issue_id,
+        resume,
+        stale_after,
+        resend_in_doubt,
+        due,
+        dry_run,
+        verbosity,
+        **options,
+    ):
+        self.verbosity = verbosity
+        if due:
+            if dry_run:
+                self.stdout.write("--due does nothing with --dry-run.")
+                return
+            for issue in services.send_due_issues():
+                self.stdout.write(f"Started issue {issue.pk}: {issue}")
+            return
+        if issue_id is None:
+            raise CommandError("Give an issue id, or --due.")
+        try:
+            issue = Issue.objects.select_related("newsletter").get(pk=issue_id)
+        except Issue.DoesNotExist:
+            raise CommandError(f"There is no issue {issue_id}.") from None
+
+        if issue.is_editable:
+            if resume:
+                raise CommandError("This issue has not started sending; drop --resume.")
+            if dry_run:
+                self.stdout.write(f"Would start sending “{issue}”.")
+                return
+            try:
+                total = services.start_sending(issue=issue)
+            except ValidationError as error:
+                raise CommandError(error.message) from None
+            self.stdout.write(f"Sending “{issue}” to {total} subscribers.")
+        elif issue.status == Issue.Status.SENDING:
+            if not resume:
+                raise CommandError("This issue is already sending; use --resume.")
+            if dry_run:
+                self.stdout.write(str(issue.progress()))
+                return
+            recovered = sending.recover_stale(
+                issue.pk, older_than=timedelta(seconds=stale_after)
+            )
+            self.stdout.write(
+                f"{recovered['released']} abandoned claims back in the queue, "
+                f"{recovered['in_doubt']} newly in doubt."
+            )
+        else:
+            if not resend_in_doubt:
+                self.stdout.write(f"“{issue}” is {issue.get_status_display().lower()}.")
+                self._report(issue)
+                return
+
+        if resend_in_doubt and not dry_run:
+            count = Delivery.objects.filter(
+                issue=issue, status=Delivery.Status.IN_DOUBT
+            ).update(status=Delivery.Status.PENDING, claimed_by="", claimed_at=None)
+            Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING)
+            self.stdout.write(f"Resending {count} deliveries in doubt.")
+
+        total = issue.progress()["total"]
+        try:
+            sending.send_all(issue.pk, on_batch=lambda result: self._bar(result, issue))
+        except sending.SMTPUnavailable as error:
+            raise CommandError(
+                f"The SMTP server is unavailable ({error}). Run again with --resume."
+            ) from None
+        if self.verbosity and sys.stdout.isatty():
+            self.stdout.write("")
+        sending.finish_if_done(issue.pk)
+        issue.refresh_from_db()
+        self._report(issue)
+        if total and verbosity:
+            self.stdout.write(self.style.SUCCESS("Done."))
+
+    def _bar(self, result, issue):
+        if not self.verbosity:
+            return
+        counts = issue.progress()
+        done = (
+            counts["total"] - counts["pending"] - counts["claimed"] - counts["sending"]
+        )
+        total = counts["total"] or 1
+        width = 30
+        filled = width * done // total
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{counts['total']} "
+            f"sent {counts['sent']} failed {counts['failed']}"
+        )
+        if sys.stdout.isatty():
+            self.stdout.write("\r" + line, ending="")
+            self.stdout.flush()
+        else:
+            self.stdout.write(line)
+
+    def _report(self, issue):
+        counts = issue.progress()
+        self.stdout.write(
+            f"{counts['sent']} sent, {counts['failed']} failed, "
+            f"{counts['in_doubt']} in doubt, {counts['skipped']} skipped, "
+            f"{counts['pending'] + counts['claimed'] + counts['sending']} waiting, "
+            f"of {counts['total']}."
+        )
+        if counts["in_doubt"]:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{counts['in_doubt']} deliveries are in doubt (a worker stopped "
+                    "while handing them over) and were not resent. "
+                    "--resend-in-doubt resends them, maybe twice."
+                )
+            )

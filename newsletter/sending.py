@@ -1,0 +1,542 @@
+"""
+Rendering an issue once and mailing it to every recipient exactly once.
+
+How a delivery moves
+--------------------
+Every recipient has a Delivery row before anything is sent (services.start_sending).
+A worker then repeats:
+
+1. Claim: in one short transaction, take up to NEWSLETTER_BATCH_SIZE "pending" rows
+   of the issue and mark them "claimed" with the worker's id and the time. On
+   PostgreSQL the rows are read with ``SELECT ... FOR UPDATE SKIP LOCKED``, so
+   several workers claim disjoint batches at once; on SQLite the IMMEDIATE
+   transaction takes the write lock up front and claims simply queue.
+2. For each claimed row, over one SMTP connection for the whole batch:
+   a. mark it "sending" (a committed write, stamped with the time), then
+   b. hand the message to the SMTP server, then
+   c. mark it "sent" as soon as the server accepts it.
+
+What may be in doubt after a crash
+----------------------------------
+A worker killed at any moment leaves at most ONE row in "sending": the message it
+was handing over. That row may or may not have reached the server. Its "claimed"
+rows were never started and are safe to send. So the bound is one message per
+worker that was running, and we chose it over "one batch" (marking the whole batch
+"sending" at claim time) because it costs only one more small write per message.
+
+The rule on resume (``send_issue --resume`` or recover_stale()), applied only to
+rows older than NEWSLETTER_STALE_CLAIM_AFTER seconds (a live worker never holds a
+row that long):
+
+- "claimed" rows go back to "pending" and are sent;
+- "sending" rows become "in doubt": reported, and never resent automatically, so
+  nobody gets the issue twice. An editor may decide to resend them
+  (``send_issue --resend-in-doubt``), accepting a possible duplicate.
+
+Each write is conditional on the row still being claimed by this worker, so a
+worker wrongly presumed dead cannot send a row that was handed to another one.
+
+SMTP errors
+-----------
+- 5xx replies are permanent: the delivery is "failed" with the server's answer.
+- 4xx replies and failures to connect are transient: the message is retried over a
+  new connection with a doubling pause (NEWSLETTER_SMTP_ATTEMPTS,
+  NEWSLETTER_RETRY_BACKOFF). If the server stays unavailable, the message and the
+  rest of the batch go back to "pending" and SMTPUnavailable is raised; the task
+  schedules itself again later.
+- A connection dropped while a message was being handed over is ambiguous (the
+  server may have accepted it): that one delivery is "in doubt", as after a crash.
+"""
+
+import logging
+import os
+import smtplib
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from html import unescape
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives, mailers, make_msgid
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Case, When
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
+from articles.sanitizer import strip_all_tags
+
+from .models import Delivery, Issue, Subscriber
+from .tokens import make_manage_token
+
+logger = logging.getLogger(__name__)
+
+# Stand-ins for the personal links in the shared body; replaced per recipient.
+PREFERENCES_PLACEHOLDER = "@@NEWSLETTER-PREFERENCES-URL@@"
+UNSUBSCRIBE_PLACEHOLDER = "@@NEWSLETTER-UNSUBSCRIBE-URL@@"
+
+# Images are picked at least this wide (sharp on most screens) and shown at the
+# width of the email's content column.
+EMAIL_IMAGE_WIDTH = 600
+EMAIL_CONTENT_WIDTH = 536
+
+
+class SMTPUnavailable(Exception):
+    """The SMTP server kept answering with transient errors; try again later."""
+
+
+def worker_id() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def site_host() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def absolute_url(url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    return settings.SITE_URL + url
+
+
+# Rendering -------------------------------------------------------------------------
+
+
+def _image_url(article: Article) -> str:
+    """A resized copy about as wide as the email, else the original."""
+    renditions = article.image_renditions or {}
+    if renditions:
+        widths = sorted(int(width) for width in renditions)
+        fitting = [width for width in widths if width >= EMAIL_IMAGE_WIDTH]
+        chosen = fitting[0] if fitting else widths[-1]
+        return absolute_url(default_storage.url(renditions[str(chosen)]))
+    if article.image:
+        return absolute_url(article.image.url)
+    return ""
+
+
+def _summary(article: Article) -> str:
+    text = article.excerpt or article.standfirst or strip_all_tags(article.body)
+    text = unescape(" ".join(text.split()))
+    if len(text) > 280:
+        text = text[:277].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def issue_articles(issue: Issue) -> list[Article]:
+    """The issue's articles in the editor's order, leaving out any that readers
+    cannot see (unpublished since, or scheduled)."""
+    ids = list(issue.items.values_list("article_id", flat=True))
+    order = Case(*[When(pk=pk, then=position) for position, pk in enumerate(ids)])
+    if not ids:
+        return []
+    return list(
+        Article.objects.published()
+        .filter(pk__in=ids)
+        .select_related("category")
+        .order_by(order)
+    )
+
+
+def render_issue(issue: Issue) -> tuple[str, str]:
+    """The shared HTML and text bodies, with placeholders for the personal links."""
+    items = []
+    for article in issue_articles(issue):
+        height = None
+        if article.image_width and article.image_height:
+            height = round(
+                article.image_height * EMAIL_CONTENT_WIDTH / article.image_width
+            )
+        items.append(
+            {
+                "title": article.title,
+                "url": absolute_url(article.get_absolute_url()),
+                "category": article.category.name,
+                "summary": _summary(article),
+                "image_url": _image_url(article),
+                "image_alt": article.image_alt,
+                "image_height": height,
+            }
+        )
+    context = {
+        "issue": issue,
+        "newsletter": issue.newsletter,
+        "items": items,
+        "intro_text": unescape(strip_all_tags(issue.intro)),
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "newsletters_url": absolute_url(reverse("newsletter:index")),
+        "publisher_name": settings.PUBLISHER_NAME,
+        "publisher_address": settings.PUBLISHER_ADDRESS,
+        "preferences_url": PREFERENCES_PLACEHOLDER,
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+    }
+    html = render_to_string("newsletter/email/issue.html", context)
+    text = render_to_string("newsletter/email/issue.txt", context)
+    return html, text
+
+
+def personalise(body: str, *, preferences_url: str, unsubscribe_url: str) -> str:
+    return body.replace(PREFERENCES_PLACEHOLDER, preferences_url).replace(
+        UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url
+    )
+
+
+@dataclass
+class IssueMail:
+    """Everything shared by the recipients of one issue, computed once."""
+
+    subject: str
+    html: str
+    text: str
+    list_id: str
+    from_email: str
+    host: str = field(default_factory=site_host)
+    preferences_prefix: str = ""
+    unsubscribe_prefix: str = ""
+
+    @classmethod
+    def for_issue(cls, issue: Issue) -> "IssueMail":
+        html, text = issue.rendered_html, issue.rendered_text
+        if not html:
+            html, text = render_issue(issue)
+        newsletter = issue.newsletter
+        host = site_host()
+        return cls(
+            subject=issue.subject,
+            html=html,
+            text=text,
+            list_id=f'"{newsletter.name}" <{newsletter.slug}.{host}>',
+            from_email=settings.NEWSLETTER_FROM_EMAIL,
+            host=host,
+            # reverse() once; only the token changes per recipient.
+            preferences_prefix=absolute_url(
+                reverse("newsletter:preferences", args=["TOKEN"])
+            ).removesuffix("TOKEN/"),
+            unsubscribe_prefix=absolute_url(
+                reverse("newsletter:unsubscribe", args=["TOKEN"])
+            ).removesuffix("TOKEN/"),
+        )
+
+    def links_for(self, subscriber_id: int) -> tuple[str, str]:
+        token = make_manage_token(subscriber_id)
+        return (
+            f"{self.preferences_prefix}{token}/",
+            f"{self.unsubscribe_prefix}{token}/",
+        )
+
+    def message(
+        self, *, to: str, preferences_url: str, unsubscribe_url: str, connection=None
+    ) -> EmailMultiAlternatives:
+        message = EmailMultiAlternatives(
+            subject=self.subject,
+            body=personalise(
+                self.text,
+                preferences_url=preferences_url,
+                unsubscribe_url=unsubscribe_url,
+            ),
+            from_email=self.from_email,
+            to=[to],
+            headers={
+                "List-Id": self.list_id,
+                # RFC 8058 one-click unsubscribe: mail providers POST to the link.
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "Message-ID": make_msgid(domain=self.host),
+            },
+            connection=connection,
+        )
+        message.attach_alternative(
+            personalise(
+                self.html,
+                preferences_url=preferences_url,
+                unsubscribe_url=unsubscribe_url,
+            ),
+            "text/html",
+        )
+        return message
+
+    def message_for(self, subscriber_id: int, email: str) -> EmailMultiAlternatives:
+        preferences_url, unsubscribe_url = self.links_for(subscriber_id)
+        return self.message(
+            to=email, preferences_url=preferences_url, unsubscribe_url=unsubscribe_url
+        )
+
+
+# Claiming and recovering -----------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    id: int
+    subscriber_id: int
+    email: str
+    subscriber_status: str
+
+
+def claim_batch(issue_id: int, *, worker: str, size: int) -> list[Claimed]:
+    """Take up to `size` pending deliveries of the issue for this worker."""
+    with transaction.atomic():
+        pending = Delivery.objects.filter(
+            issue_id=issue_id, status=Delivery.Status.PENDING
+        ).order_by("id")
+        if db_connection.features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        ids = list(pending.values_list("id", flat=True)[:size])
+        if not ids:
+            return []
+        Delivery.objects.filter(id__in=ids).update(
+            status=Delivery.Status.CLAIMED,
+            claimed_by=worker,
+            claimed_at=timezone.now(),
+        )
+    rows = (
+        Delivery.objects.filter(
+            id__in=ids, status=Delivery.Status.CLAIMED, claimed_by=worker
+        )
+        .order_by("id")
+        .values_list("id", "subscriber_id", "subscriber__email", "subscriber__status")
+    )
+    return [Claimed(*row) for row in rows]
+
+
+def recover_stale(issue_id: int, *, older_than: timedelta | None = None) -> dict:
+    """Apply the resume rule (module docstring) to rows of workers presumed dead.
+    Returns how many rows went back to pending and how many are now in doubt."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_AFTER)
+    cutoff = timezone.now() - older_than
+    stale = Delivery.objects.filter(issue_id=issue_id, claimed_at__lte=cutoff)
+    with transaction.atomic():
+        released = stale.filter(status=Delivery.Status.CLAIMED).update(
+            status=Delivery.Status.PENDING, claimed_by="", claimed_at=None
+        )
+        in_doubt = stale.filter(status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.IN_DOUBT,
+            error="The worker stopped while handing this message to the SMTP "
+            "server; it may have been delivered.",
+        )
+    if released or in_doubt:
+        logger.warning(
+            "Issue %s: %s stale claims released, %s deliveries in doubt",
+            issue_id,
+            released,
+            in_doubt,
+        )
+    return {"released": released, "in_doubt": in_doubt}
+
+
+def finish_if_done(issue_id: int) -> bool:
+    """Mark the issue sent once no delivery is left to send."""
+    unfinished = Delivery.objects.filter(
+        issue_id=issue_id,
+        status__in=[
+            Delivery.Status.PENDING,
+            Delivery.Status.CLAIMED,
+            Delivery.Status.SENDING,
+        ],
+    )
+    if unfinished.exists():
+        return False
+    Issue.objects.filter(pk=issue_id, status=Issue.Status.SENDING).update(
+        status=Issue.Status.SENT, finished_at=timezone.now()
+    )
+    return True
+
+
+# Sending ---------------------------------------------------------------------------
+
+
+def _is_permanent(error: smtplib.SMTPException) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    code = getattr(error, "smtp_code", None)
+    return code is not None and code >= 500
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    in_doubt: int = 0
+
+
+class _Batch:
+    """One worker's claimed rows, sent over one SMTP connection."""
+
+    def __init__(self, *, worker: str, mail: IssueMail, connection):
+        self.worker = worker
+        self.mail = mail
+        self.connection = connection
+        self.result = BatchResult()
+        self.attempts = max(1, settings.NEWSLETTER_SMTP_ATTEMPTS)
+        self.backoff = settings.NEWSLETTER_RETRY_BACKOFF
+
+    def _mine(self, delivery_id: int):
+        return Delivery.objects.filter(id=delivery_id, claimed_by=self.worker)
+
+    def _set(self, delivery_id: int, **fields) -> int:
+        return self._mine(delivery_id).update(**fields)
+
+    def _pause(self, attempt: int) -> None:
+        if self.backoff:
+            time.sleep(self.backoff * 2**attempt)
+
+    def open(self) -> None:
+        """Open the connection, retrying transient failures."""
+        for attempt in range(self.attempts):
+            try:
+                self.connection.open()
+                return
+            except (OSError, smtplib.SMTPException) as error:
+                logger.warning("SMTP connection failed: %s", error)
+                self.connection.close()
+                if attempt + 1 == self.attempts:
+                    raise SMTPUnavailable(str(error)) from error
+                self._pause(attempt)
+
+    def send(self, row: Claimed) -> None:
+        if row.subscriber_status != Subscriber.Status.CONFIRMED:
+            self._set(row.id, status=Delivery.Status.SKIPPED, claimed_at=None)
+            self.result.skipped += 1
+            return
+        message = self.mail.message_for(row.subscriber_id, row.email)
+        # The "sending" mark must be committed before the message leaves: it is
+        # what tells a resume that this one may have gone out.
+        if (
+            not self._mine(row.id)
+            .filter(status=Delivery.Status.CLAIMED)
+            .update(status=Delivery.Status.SENDING, claimed_at=timezone.now())
+        ):
+            return  # handed to another worker meanwhile
+        for attempt in range(self.attempts):
+            try:
+                self.connection.send_messages([message])
+            except smtplib.SMTPServerDisconnected as error:
+                self._ambiguous(row, error)
+                return
+            except smtplib.SMTPException as error:
+                if _is_permanent(error):
+                    self._set(
+                        row.id,
+                        status=Delivery.Status.FAILED,
+                        error=str(error)[:1000],
+                        attempts=attempt + 1,
+                    )
+                    self.result.failed += 1
+                    return
+                logger.warning(
+                    "Transient SMTP error for delivery %s: %s", row.id, error
+                )
+                self._retry_or_give_up(row, attempt, error)
+            except OSError as error:
+                self._ambiguous(row, error)
+                return
+            else:
+                self._set(
+                    row.id,
+                    status=Delivery.Status.SENT,
+                    sent_at=timezone.now(),
+                    attempts=attempt + 1,
+                    error="",
+                )
+                self.result.sent += 1
+                return
+
+    def _retry_or_give_up(self, row: Claimed, attempt: int, error) -> None:
+        if attempt + 1 == self.attempts:
+            # The server refused it (4xx): certainly not delivered, so it may go
+            # back to the queue for a later attempt.
+            self._set(
+                row.id,
+                status=Delivery.Status.PENDING,
+                claimed_by="",
+                claimed_at=None,
+                error=str(error)[:1000],
+            )
+            raise SMTPUnavailable(str(error)) from error
+        self._pause(attempt)
+        self.connection.close()
+        self.open()
+
+    def _ambiguous(self, row: Claimed, error) -> None:
+        logger.warning("Connection lost while sending delivery %s: %s", row.id, error)
+        self._set(
+            row.id,
+            status=Delivery.Status.IN_DOUBT,
+            error=f"Connection lost during hand-over; may have been delivered: {error}",
+        )
+        self.result.in_doubt += 1
+        self.connection.close()
+        self.open()
+
+    def release_unsent(self, rows: list[Claimed]) -> None:
+        ids = [row.id for row in rows]
+        Delivery.objects.filter(
+            id__in=ids, claimed_by=self.worker, status=Delivery.Status.CLAIMED
+        ).update(status=Delivery.Status.PENDING, claimed_by="", claimed_at=None)
+
+
+def send_batch(
+    issue_id: int,
+    *,
+    worker: str | None = None,
+    size: int | None = None,
+    mail: IssueMail | None = None,
+    connection=None,
+) -> BatchResult:
+    """Claim one batch of the issue's pending deliveries and send it over one SMTP
+    connection. Raises SMTPUnavailable (after handing the unsent rows back) if the
+    server keeps failing."""
+    worker = worker or worker_id()
+    rows = claim_batch(
+        issue_id, worker=worker, size=size or settings.NEWSLETTER_BATCH_SIZE
+    )
+    if not rows:
+        finish_if_done(issue_id)
+        return BatchResult()
+    if mail is None:
+        mail = IssueMail.for_issue(
+            Issue.objects.select_related("newsletter").get(pk=issue_id)
+        )
+    batch = _Batch(worker=worker, mail=mail, connection=connection or mailers.default)
+    batch.result.claimed = len(rows)
+    done = 0
+    try:
+        batch.open()
+        for row in rows:
+            batch.send(row)
+            done += 1
+    finally:
+        # On any error, hand back what was never started; on success this is a
+        # no-op. A row left "sending" by an exception stays there: in doubt.
+        batch.release_unsent(rows[done:])
+        batch.connection.close()
+    finish_if_done(issue_id)
+    return batch.result
+
+
+def send_all(issue_id: int, *, worker: str | None = None, on_batch=None) -> BatchResult:
+    """Send every pending delivery of the issue from this process, batch by
+    batch (the shell's `send_issue`). `on_batch(total_result)` reports progress."""
+    worker = worker or worker_id()
+    mail = IssueMail.for_issue(
+        Issue.objects.select_related("newsletter").get(pk=issue_id)
+    )
+    total = BatchResult()
+    while True:
+        result = send_batch(issue_id, worker=worker, mail=mail)
+        if not result.claimed:
+            return total
+        for name in ("claimed", "sent", "failed", "skipped", "in_doubt"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        if on_batch:
+            on_batch(total)

@@ -1,0 +1,311 @@
+"""
+The newsletter's workflows: signing up, confirming, changing preferences, building
+and starting the send of an issue. Views, the admin, commands and tasks all call
+these functions; sending.py does the mailing itself.
+"""
+
+import logging
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.tasks import task_backends
+from django.utils import timezone
+
+from articles.models import Article
+
+from .models import Delivery, Issue, IssueArticle, Newsletter, Subscriber
+from .models import normalize_email as normalize_email
+from .sending import render_issue
+
+logger = logging.getLogger(__name__)
+
+SEND_PERMISSION = "newsletter.send_issue"
+DELIVERY_CHUNK = 5000
+DIGEST_MAX_ARTICLES = 20
+
+
+# Subscribing -----------------------------------------------------------------------
+
+
+def subscribe(
+    *, email: str, newsletter_ids: list[int], ip: str | None, source: str
+) -> None:
+    """Record a sign-up and, when allowed, mail one confirmation link.
+
+    The caller shows the same page whatever happens here, so nobody learns
+    whether an address was known. A confirmed, bounced or complained address
+    gets nothing; an unconfirmed one gets at most NEWSLETTER_CONFIRMATIONS_PER_DAY
+    confirmations a day.
+    """
+    from .tasks import send_confirmation_email
+
+    email = normalize_email(email)
+    today = timezone.localdate()
+    send = False
+    with transaction.atomic():
+        subscriber, _ = Subscriber.objects.select_for_update().get_or_create(
+            email=email
+        )
+        if subscriber.status in {
+            Subscriber.Status.PENDING,
+            Subscriber.Status.UNSUBSCRIBED,
+        }:
+            subscriber.status = Subscriber.Status.PENDING
+            subscriber.consent_ip = ip or None
+            subscriber.consent_source = source[:300]
+            if subscriber.confirmations_day != today:
+                subscriber.confirmations_day = today
+                subscriber.confirmations_sent = 0
+            if (
+                subscriber.confirmations_sent
+                < settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
+            ):
+                subscriber.confirmations_sent += 1
+                send = True
+            subscriber.save(
+                update_fields=[
+                    "status",
+                    "consent_ip",
+                    "consent_source",
+                    "confirmations_day",
+                    "confirmations_sent",
+                ]
+            )
+            subscriber.newsletters.set(
+                Newsletter.objects.listed().filter(pk__in=newsletter_ids)
+            )
+    if send:
+        send_confirmation_email.enqueue(subscriber.pk)
+
+
+def confirm(*, subscriber: Subscriber) -> bool:
+    """Turn a pending sign-up into a subscription; True if it was pending.
+    The welcome email goes out once, on this transition."""
+    from .tasks import send_welcome_email
+
+    now = timezone.now()
+    updated = Subscriber.objects.filter(
+        pk=subscriber.pk, status=Subscriber.Status.PENDING
+    ).update(status=Subscriber.Status.CONFIRMED, confirmed_at=now, consent_at=now)
+    if updated:
+        send_welcome_email.enqueue(subscriber.pk)
+    return bool(updated)
+
+
+def unsubscribe(*, subscriber: Subscriber) -> None:
+    """Stop all mail to this subscriber at once (sends in progress skip them)."""
+    Subscriber.objects.filter(
+        pk=subscriber.pk,
+        status__in=[Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING],
+    ).update(status=Subscriber.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now())
+
+
+def update_preferences(*, subscriber: Subscriber, newsletters) -> None:
+    """Choose newsletters from a signed link. None chosen means unsubscribed; a
+    former subscriber who chooses again is back (the link proves the mailbox)."""
+    with transaction.atomic():
+        subscriber.newsletters.set(newsletters)
+        if not newsletters:
+            unsubscribe(subscriber=subscriber)
+        elif subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+            subscriber.status = Subscriber.Status.CONFIRMED
+            subscriber.unsubscribed_at = None
+            subscriber.save(update_fields=["status", "unsubscribed_at"])
+
+
+def mark_bounced(*, emails: list[str], complained: bool = False) -> int:
+    """Never mail these addresses again. Returns how many were found."""
+    status = Subscriber.Status.COMPLAINED if complained else Subscriber.Status.BOUNCED
+    return Subscriber.objects.filter(
+        email__in=[normalize_email(email) for email in emails]
+    ).update(status=status)
+
+
+# Composing -------------------------------------------------------------------------
+
+
+def articles_since_last_issue(*, newsletter: Newsletter):
+    """Published articles newer than the last issue of this newsletter that went
+    out (its content was frozen when its sending started); the last day's if none."""
+    last = Issue.objects.filter(
+        newsletter=newsletter,
+        status__in=[Issue.Status.SENDING, Issue.Status.SENT],
+    ).aggregate(last=Max("started_at"))["last"]
+    since = last or timezone.now() - timedelta(days=1)
+    return Article.objects.published().filter(published_at__gt=since)
+
+
+def fill_with_new_articles(*, issue: Issue) -> int:
+    """Append the articles published since the last issue; returns how many."""
+    if not issue.is_editable:
+        raise ValidationError("This issue has already been sent.")
+    present = set(issue.items.values_list("article_id", flat=True))
+    start = issue.items.aggregate(last=Max("position"))["last"]
+    start = -1 if start is None else start
+    new = [
+        article
+        for article in articles_since_last_issue(newsletter=issue.newsletter)
+        .order_by("-published_at")
+        .only("id")[:DIGEST_MAX_ARTICLES]
+        if article.pk not in present
+    ]
+    IssueArticle.objects.bulk_create(
+        IssueArticle(issue=issue, article=article, position=start + 1 + n)
+        for n, article in enumerate(new)
+    )
+    return len(new)
+
+
+# Sending ---------------------------------------------------------------------------
+
+
+def check_can_send(user) -> None:
+    if user is not None and not user.has_perm(SEND_PERMISSION):
+        raise PermissionDenied("Only Editors send newsletters.")
+
+
+def _create_deliveries(issue: Issue) -> int:
+    """One Delivery per confirmed subscriber, in chunks so memory stays flat."""
+    recipients = (
+        Subscriber.objects.filter(
+            status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter_id
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    last_id, total = 0, 0
+    while True:
+        chunk = list(recipients.filter(id__gt=last_id)[:DELIVERY_CHUNK])
+        if not chunk:
+            return total
+        Delivery.objects.bulk_create(
+            [Delivery(issue_id=issue.pk, subscriber_id=pk) for pk in chunk],
+            ignore_conflicts=True,
+        )
+        total += len(chunk)
+        last_id = chunk[-1]
+
+
+def start_sending(*, issue: Issue, user=None) -> int:
+    """Freeze the issue's content, create every delivery, and queue the batch
+    tasks. `user` None means the system (daily digest, a due schedule).
+    Returns the number of recipients."""
+    check_can_send(user)
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().get(pk=issue.pk)
+        if not issue.is_editable:
+            raise ValidationError("This issue is already being sent or was sent.")
+        issue.rendered_html, issue.rendered_text = render_issue(issue)
+        issue.status = Issue.Status.SENDING
+        issue.started_at = timezone.now()
+        issue.sent_by = user
+        issue.save(
+            update_fields=[
+                "rendered_html",
+                "rendered_text",
+                "status",
+                "started_at",
+                "sent_by",
+            ]
+        )
+        total = _create_deliveries(issue)
+    logger.info("Issue %s: sending to %s subscribers", issue.pk, total)
+    enqueue_batches(issue_id=issue.pk, count=total)
+    if not total:
+        from .sending import finish_if_done
+
+        finish_if_done(issue.pk)
+    return total
+
+
+def enqueue_batches(*, issue_id: int, count: int) -> None:
+    """Queue enough batch tasks to cover `count` deliveries. Each task claims
+    whatever is pending when it runs, so extra tasks are harmless no-ops."""
+    from .tasks import send_issue_batch
+
+    batches = -(-count // settings.NEWSLETTER_BATCH_SIZE)
+    for _ in range(batches):
+        send_issue_batch.enqueue(issue_id)
+
+
+def schedule(*, issue: Issue, send_at: datetime, user) -> None:
+    """Send the issue by itself at `send_at`."""
+    from .tasks import send_scheduled_issue
+
+    check_can_send(user)
+    if not issue.is_editable:
+        raise ValidationError("This issue is already being sent or was sent.")
+    issue.status = Issue.Status.SCHEDULED
+    issue.send_at = send_at
+    issue.sent_by = user
+    issue.save(update_fields=["status", "send_at", "sent_by"])
+    if task_backends[send_scheduled_issue.backend].supports_defer:
+        send_scheduled_issue.using(run_after=send_at).enqueue(issue.pk)
+
+
+def unschedule(*, issue: Issue, user) -> None:
+    check_can_send(user)
+    Issue.objects.filter(pk=issue.pk, status=Issue.Status.SCHEDULED).update(
+        status=Issue.Status.DRAFT
+    )
+
+
+def send_due_issues() -> list[Issue]:
+    """Start every scheduled issue whose time has come (the scheduled task does
+    this by itself; this is the fallback for `send_issue --due` from cron)."""
+    started = []
+    for issue in Issue.objects.filter(
+        status=Issue.Status.SCHEDULED, send_at__lte=timezone.now()
+    ):
+        try:
+            start_sending(issue=issue)
+        except ValidationError:
+            continue  # started meanwhile by another process
+        started.append(issue)
+    return started
+
+
+def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list[str]:
+    """Build and send today's digest of each daily-digest newsletter, if there are
+    new articles. Idempotent per day: a second run finds the day's issue and
+    stops. Returns one line per newsletter saying what happened."""
+    day = day or timezone.localdate()
+    report = []
+    for newsletter in Newsletter.objects.filter(kind=Newsletter.Kind.DAILY_DIGEST):
+        if Issue.objects.filter(newsletter=newsletter, digest_date=day).exists():
+            report.append(f"{newsletter}: the digest for {day} exists already.")
+            continue
+        articles = list(
+            articles_since_last_issue(newsletter=newsletter).order_by("-published_at")[
+                :DIGEST_MAX_ARTICLES
+            ]
+        )
+        if not articles:
+            report.append(f"{newsletter}: no new articles, skipped {day}.")
+            continue
+        if dry_run:
+            report.append(f"{newsletter}: would send {len(articles)} articles.")
+            continue
+        try:
+            with transaction.atomic():
+                issue = Issue.objects.create(
+                    newsletter=newsletter,
+                    digest_date=day,
+                    subject=f"{newsletter.name}: {articles[0].title}",
+                    preheader=", ".join(article.title for article in articles[1:4]),
+                )
+                IssueArticle.objects.bulk_create(
+                    IssueArticle(issue=issue, article=article, position=n)
+                    for n, article in enumerate(articles)
+                )
+        except IntegrityError:
+            report.append(f"{newsletter}: built meanwhile by another process.")
+            continue
+        total = start_sending(issue=issue)
+        report.append(
+            f"{newsletter}: sending {len(articles)} articles to {total} subscribers."
+        )
+    return report

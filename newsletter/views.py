@@ -1,0 +1,167 @@
+"""Public pages: sign-up, confirmation, preferences and unsubscribe. Subscribers
+have no account; the signed token in each link is their key."""
+
+from django.conf import settings
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from articles.ratelimit import client_ip, is_rate_limited
+
+from . import services
+from .forms import PreferencesForm, SignupForm
+from .models import Newsletter, Subscriber
+from .tokens import (
+    ExpiredToken,
+    InvalidToken,
+    make_manage_token,
+    read_confirm_token,
+    read_manage_token,
+)
+
+
+def index(request):
+    return render(
+        request,
+        "newsletter/index.html",
+        {"form": None, "newsletters": Newsletter.objects.listed()},
+    )
+
+
+def _signup_source(request, form_source: str) -> str:
+    """The page of the site the sign-up came from (for the consent record)."""
+    if form_source.startswith("/") and not form_source.startswith("//"):
+        return settings.SITE_URL + form_source
+    return request.META.get("HTTP_REFERER", "")[:300] or request.build_absolute_uri()
+
+
+@require_POST
+def subscribe(request):
+    ip = client_ip(request)
+    if is_rate_limited(
+        f"newsletter-signup:{ip}",
+        limit=settings.NEWSLETTER_SIGNUP_RATE,
+        period=settings.NEWSLETTER_SIGNUP_PERIOD,
+    ):
+        return render(request, "newsletter/rate_limited.html", status=429)
+    form = SignupForm(request.POST)
+    if form.is_spam():
+        # Same answer as a real sign-up, so a bot learns nothing.
+        return redirect("newsletter:check_inbox")
+    if not form.is_valid():
+        return render(
+            request,
+            "newsletter/index.html",
+            {"form": form, "newsletters": Newsletter.objects.listed()},
+            status=400,
+        )
+    services.subscribe(
+        email=form.cleaned_data["email"],
+        newsletter_ids=[
+            newsletter.pk for newsletter in form.cleaned_data["newsletters"]
+        ],
+        ip=ip or None,
+        source=_signup_source(request, form.cleaned_data["source"]),
+    )
+    return redirect("newsletter:check_inbox")
+
+
+def check_inbox(request):
+    """The one answer to every sign-up: nobody learns whether an address was
+    already known."""
+    return render(request, "newsletter/check_inbox.html")
+
+
+def _invalid_link(request, *, expired: bool):
+    return render(
+        request, "newsletter/invalid_link.html", {"expired": expired}, status=400
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request, token):
+    """GET shows a button (mail scanners follow links); POST confirms."""
+    try:
+        data = read_confirm_token(token)
+    except ExpiredToken:
+        return _invalid_link(request, expired=True)
+    except InvalidToken:
+        return _invalid_link(request, expired=False)
+    subscriber = Subscriber.objects.filter(pk=data["id"], email=data["email"]).first()
+    if subscriber is None or subscriber.status not in {
+        Subscriber.Status.PENDING,
+        Subscriber.Status.CONFIRMED,
+    }:
+        return _invalid_link(request, expired=False)
+    if request.method == "POST":
+        services.confirm(subscriber=subscriber)
+        return redirect(
+            "newsletter:preferences", token=make_manage_token(subscriber.pk)
+        )
+    return render(
+        request,
+        "newsletter/confirm.html",
+        {"already": subscriber.status == Subscriber.Status.CONFIRMED},
+    )
+
+
+def _get_subscriber_for_token(token) -> Subscriber | None:
+    try:
+        subscriber_id = read_manage_token(token)
+    except InvalidToken:
+        return None
+    return Subscriber.objects.filter(pk=subscriber_id).first()
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request, token):
+    subscriber = _get_subscriber_for_token(token)
+    if subscriber is None:
+        return _invalid_link(request, expired=False)
+    saved = False
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if "unsubscribe" in request.POST:
+            services.unsubscribe(subscriber=subscriber)
+            return redirect("newsletter:unsubscribed")
+        if form.is_valid():
+            services.update_preferences(
+                subscriber=subscriber, newsletters=form.cleaned_data["newsletters"]
+            )
+            subscriber.refresh_from_db()
+            saved = True
+    else:
+        form = PreferencesForm(
+            initial={"newsletters": list(subscriber.newsletters.all())}
+        )
+    return render(
+        request,
+        "newsletter/preferences.html",
+        {
+            "form": form,
+            "subscriber": subscriber,
+            "saved": saved,
+            "subscribed": subscriber.status == Subscriber.Status.CONFIRMED,
+            "unsubscribe_url": reverse("newsletter:unsubscribe", args=[token]),
+        },
+    )
+
+
+@csrf_exempt  # RFC 8058: mail providers POST here without a CSRF token.
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """One-click unsubscribe. GET asks (link scanners must unsubscribe nobody);
+    POST, from our button or a mail provider, unsubscribes at once. The signed
+    token is the authentication; unsubscribing is harmless to repeat."""
+    subscriber = _get_subscriber_for_token(token)
+    if subscriber is None:
+        return _invalid_link(request, expired=False)
+    if request.method == "POST":
+        services.unsubscribe(subscriber=subscriber)
+        return redirect("newsletter:unsubscribed")
+    return render(request, "newsletter/unsubscribe.html")
+
+
+def unsubscribed(request):
+    return render(request, "newsletter/unsubscribed.html")
