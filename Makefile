@@ -71,7 +71,7 @@ bench: install wrk
 # CI: the benchmark still runs end to end (small dataset, 1-second loads). Timings
 # never fail it; a crash does.
 bench-smoke: install wrk
-	$(BIN)/python bench/run.py --quick --duration 1 --connections 16 --newsletter-url none
+	$(BIN)/python bench/run.py --quick --duration 1 --connections 16 --newsletter-seconds 5
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-shm db.sqlite3-wal staticfiles

@@ -1,6 +1,247 @@
-"""Newsletter sending speed: filled in once the newsletter's sending code lands."""
+"""
+Newsletter sending speed: one issue to every subscriber, through an SMTP sink in
+another process, with one and then two `manage.py db_worker` processes on
+PostgreSQL. Reports emails per second and each worker's peak memory.
+
+run.py calls measure(), which runs this file in a process of its own (its Django is
+configured for the newsletter's database, not the page benchmark's).
+
+    python bench/newsletter.py --database-url postgres://.../newsroom_bench \
+        --subscribers 100000 [--reuse]
+
+Emails per second is the steady rate the sink saw: messages after the first,
+divided by the time from the first to the last. "seconds" is the whole send, from
+starting the workers to the last message (it includes their start-up). A send that
+has not finished after --seconds is stopped there and measured over what arrived:
+at the budget's 250 emails/s, 100,000 subscribers would take almost seven minutes
+per run.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.server import (  # noqa: E402
+    postgres_reachable,
+    production_env,
+    recreate_postgres_database,
+)
+from bench.smtp_sink import SinkProcess  # noqa: E402
 
 
-def measure(args, size, workdir, notes) -> list[dict]:
-    notes.append("newsletter: n/a (sending code not there yet)")
-    return []
+def measure(args, size, workdir: Path, notes: list) -> list[dict]:
+    """Run the newsletter benchmark in a subprocess; returns one row per worker
+    count (empty, with a note, when it cannot run)."""
+    url = args.newsletter_url
+    if not url.startswith("postgres"):
+        notes.append("newsletter: n/a (needs a PostgreSQL --newsletter-url)")
+        return []
+    if not postgres_reachable(url):
+        notes.append(f"newsletter: n/a (PostgreSQL not reachable at {url})")
+        return []
+    if "bench" not in url.rsplit("/", 1)[1]:
+        notes.append("newsletter: n/a (the database's name must contain 'bench')")
+        return []
+    if not size.subscribers:
+        notes.append("newsletter: n/a (no subscribers)")
+        return []
+    command = [
+        sys.executable,
+        str(Path(__file__)),
+        "--database-url",
+        url,
+        "--subscribers",
+        str(size.subscribers),
+        "--out",
+        str(workdir / "newsletter.json"),
+        "--seconds",
+        str(args.newsletter_seconds),
+    ]
+    if args.database_url == url:
+        command.append("--reuse")
+    print(f"Newsletter: {size.subscribers:,} subscribers on PostgreSQL", flush=True)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        notes.append(f"newsletter: failed (exit status {completed.returncode})")
+        return []
+    result = json.loads((workdir / "newsletter.json").read_text())
+    notes.extend(result["notes"])
+    return result["rows"]
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process, in MB, from /proc."""
+    current = peak = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return current, peak
+
+
+def _prepare_issue():
+    """A fresh issue of the bench newsletter with five articles, and an empty
+    task queue."""
+    from django_tasks_db.models import DBTaskResult
+
+    from articles.models import Article
+    from newsletter.models import Delivery, Issue, IssueArticle, Newsletter
+
+    Delivery.objects.all().delete()
+    IssueArticle.objects.all().delete()
+    Issue.objects.all().delete()
+    DBTaskResult.objects.all().delete()
+    newsletter = Newsletter.objects.get(slug="morning-briefing")
+    issue = Issue.objects.create(
+        newsletter=newsletter,
+        subject="Morning Briefing: the harbour, the ferry and the budget",
+        preheader="Five stories to start the day.",
+        intro="<p>Good morning. Here is what our reporters found this week.</p>",
+    )
+    for position, article in enumerate(Article.objects.published()[:5]):
+        IssueArticle.objects.create(issue=issue, article=article, position=position)
+    return issue
+
+
+def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
+    from django.db import connections
+
+    from newsletter import services
+    from newsletter.models import Delivery
+
+    issue = _prepare_issue()
+    with SinkProcess(workdir) as sink:
+        prepared = time.monotonic()
+        recipients = services.start_sending(issue=issue, user=None)
+        prepare_seconds = time.monotonic() - prepared
+        connections.close_all()
+        worker_env = {
+            **env,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(sink.port),
+            "EMAIL_USE_TLS": "0",
+        }
+        started = time.monotonic()
+        started_wall = time.time()
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "db_worker",
+                    "--queue-name",
+                    "newsletter",
+                    "--no-startup-delay",
+                    "--no-reload",
+                    "--interval",
+                    "0.2",
+                    "-v",
+                    "0",
+                ],
+                cwd=ROOT,
+                env=worker_env,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        peaks = {process.pid: 0.0 for process in processes}
+        deadline = started + window
+        while sink.status()["messages"] < recipients and time.monotonic() < deadline:
+            for process in processes:
+                peaks[process.pid] = max(peaks[process.pid], _rss_mb(process.pid)[1])
+            time.sleep(0.2)
+        for process in processes:
+            peaks[process.pid] = max(peaks[process.pid], _rss_mb(process.pid)[1])
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        status = sink.status()
+    sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT).count()
+    messages = status["messages"]
+    steady = None
+    if messages > 1 and status["last"] > status["first"]:
+        steady = (messages - 1) / (status["last"] - status["first"])
+    return {
+        "workers": workers,
+        "emails": messages,
+        "recipients": recipients,
+        "marked_sent": sent,
+        "window_seconds": window,
+        "prepare_seconds": round(prepare_seconds, 2),
+        "seconds": round((status["last"] or started_wall) - started_wall, 2),
+        "emails_per_second": round(steady, 1) if steady else None,
+        "peak_rss_mb": round(max(peaks.values()), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--subscribers", type=int, required=True)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60,
+        help="stop each send after this long if it has not finished (default 60)",
+    )
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsroom-bench-newsletter-"))
+    env = production_env(static_root=workdir / "static", database_url=args.database_url)
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+    from django.core.management import call_command
+
+    if not args.reuse:
+        recreate_postgres_database(args.database_url)
+    django.setup()
+    from bench import dataset as ds
+
+    notes = []
+    if not args.reuse:
+        call_command("migrate", verbosity=0, interactive=False)
+        ds.build(
+            ds.Size(articles=50, comments=0, subscribers=args.subscribers),
+            log=lambda *a: None,
+        )
+    rows = []
+    for workers in (1, 2):
+        row = run_send(env, workers, args.seconds, workdir)
+        print(
+            f"  {workers} worker(s): {row['emails']:,} emails, "
+            f"{row['emails_per_second'] or 0:,.0f}/s, peak {row['peak_rss_mb']} MB",
+            flush=True,
+        )
+        if row["emails"] < row["recipients"]:
+            notes.append(
+                f"newsletter with {workers} worker(s): measured over the first "
+                f"{args.seconds:.0f} s ({row['emails']:,} of {row['recipients']:,} "
+                "emails); the rest were left pending"
+            )
+        rows.append(row)
+    Path(args.out).write_text(json.dumps({"rows": rows, "notes": notes}))
+
+
+if __name__ == "__main__":
+    main()

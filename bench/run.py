@@ -118,6 +118,9 @@ def parse_wrk(output: str) -> dict:
         # Read errors are connections the server closed between keep-alive
         # requests; only failed connects and timeouts are lost requests.
         result["errors"] += int(match[1]) + int(match[4])
+    if not result["requests"]:
+        # Nothing completed in the window: no rate and no latency to report.
+        result.update(rps=None, p50_ms=None, p99_ms=None)
     return result
 
 
@@ -283,8 +286,15 @@ def main(argv=None) -> int:
         help="PostgreSQL database for the newsletter send (its name must contain "
         "'bench'); 'none' skips the newsletter",
     )
+    parser.add_argument(
+        "--newsletter-seconds",
+        type=float,
+        help="stop each newsletter send after this long (default 60; 15 --quick)",
+    )
     parser.add_argument("--skip-load", action="store_true", help="no wrk runs")
     args = parser.parse_args(argv)
+    if args.newsletter_seconds is None:
+        args.newsletter_seconds = 15 if args.quick else 60
     if args.redis_url.lower() == "none" or not redis_reachable(args.redis_url):
         args.redis_url = ""
 
@@ -308,7 +318,11 @@ def main(argv=None) -> int:
         started=stamp,
         database="PostgreSQL" if args.database_url else "SQLite",
         size=asdict(size),
-        machine={"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        machine={
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_at_start": round(os.getloadavg()[0], 2),
+        },
     )
     results.notes.append(
         "cache backend: "
@@ -408,6 +422,7 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    results.machine["load_at_end"] = round(os.getloadavg()[0], 2)
     report = render_report(results)
     print()
     print(report)
@@ -569,20 +584,25 @@ def render_report(results: Results) -> str:
         "",
         f"{results.database}; {size['articles']:,} articles, "
         f"{size['comments']:,} comments, {size['subscribers']:,} subscribers; "
-        f"{results.machine.get('cpus')} CPUs.",
+        f"{results.machine.get('cpus')} CPUs; load average "
+        f"{results.machine.get('load_at_start')} at the start, "
+        f"{results.machine.get('load_at_end')} at the end (anything above 0 is "
+        "other work competing with the server and wrk).",
         "",
         render_table(results),
     ]
     if results.newsletter:
         lines += [
             "",
-            "| newsletter workers | emails | seconds | emails/s "
-            "| peak RSS per worker |",
-            "|--:|--:|--:|--:|--:|",
+            "| newsletter workers | recipients | emails received | marked sent "
+            "| seconds | emails/s | peak RSS per worker |",
+            "|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for row in results.newsletter:
             lines.append(
-                f"| {row['workers']} | {_fmt(row.get('emails'), ',')} "
+                f"| {row['workers']} | {_fmt(row.get('recipients'), ',')} "
+                f"| {_fmt(row.get('emails'), ',')} "
+                f"| {_fmt(row.get('marked_sent'), ',')} "
                 f"| {_fmt(row.get('seconds'), '.1f')} "
                 f"| {_fmt(row.get('emails_per_second'), ',.0f')} "
                 f"| {_fmt(row.get('peak_rss_mb'), '.0f', ' MB')} |"

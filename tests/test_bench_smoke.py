@@ -48,6 +48,12 @@ def test_wrk_output_is_read_in_milliseconds():
     assert result["errors"] == 7
 
 
+def test_a_wrk_run_that_completed_nothing_has_no_rate_or_latency():
+    output = WRK_OUTPUT.replace("8012 requests in", "0 requests in")
+    result = parse_wrk(output)
+    assert (result["rps"], result["p50_ms"], result["p99_ms"]) == (None, None, None)
+
+
 def test_comment_counts_have_a_long_tail_and_the_two_fixed_articles():
     counts = ds._comment_counts(random.Random(1), 1000, 20_000)
     assert sum(counts) == 20_000
