@@ -38,6 +38,7 @@ HOSTILE_VALUES = [
     "${jndi:ldap://127.0.0.1/a}",
     "{{ settings.SECRET_KEY }}{% debug %}",
     "%00%0d%0aSet-Cookie: x=1",
+    "https://example.com/\x1b[31mred\u202e",
 ]
 
 
@@ -68,7 +69,7 @@ def _control_characters(value: str) -> list[str]:
     ]
 
 
-def _assert_refused_clearly_or_stored_clean(response, before: int, *, name=True):
+def _assert_refused_clearly_or_stored_clean(response, before: int, *, known=False):
     assert response.status_code in {303, 400}, response.content[:500]
     body = response.content.decode()
     if response.status_code == 400:
@@ -76,7 +77,8 @@ def _assert_refused_clearly_or_stored_clean(response, before: int, *, name=True)
         assert Comment.objects.count() == before
         return
     comment = Comment.objects.latest("id")
-    fields = ["author_email", "author_url"] + (["author_name"] if name else [])
+    # known=True leaves out the fields of the known finding above.
+    fields = ["author_email"] + ([] if known else ["author_name", "author_url"])
     for field in fields:
         value = getattr(comment, field)
         assert _control_characters(value) == [], (field, value)
@@ -85,11 +87,12 @@ def _assert_refused_clearly_or_stored_clean(response, before: int, *, name=True)
 
 
 # Found by these tests: the comment form stores control characters (ESC, BEL) and
-# bidi overrides in the commenter's name, where they can garble an editor's
-# terminal or email and spoof how the name reads. For the comments app to fix
-# (strip or refuse them in CommentForm.clean_name); strict, so the fix is noticed.
-_NAME_KEEPS_CONTROLS = pytest.mark.xfail(
-    strict=True, reason="CommentForm.clean_name keeps control and bidi characters"
+# bidi overrides in the commenter's name and website, where they can garble an
+# editor's terminal or email and spoof how the name reads (Django's URLValidator
+# lets any non-space character through in the path). For the comments app to fix
+# in CommentForm.clean_name / clean_url; strict, so the fix is noticed.
+_KEEPS_CONTROLS = pytest.mark.xfail(
+    strict=True, reason="CommentForm keeps control and bidi characters"
 )
 
 
@@ -97,8 +100,11 @@ def _cases():
     for field in ("name", "email", "url", "comment"):
         for number, value in enumerate(HOSTILE_VALUES):
             marks = ()
-            if field == "name" and ("\x07" in value or "\u202e" in value):
-                marks = (_NAME_KEEPS_CONTROLS,)
+            controlled = any(ch in value for ch in "\x07\x1b\u202e")
+            if controlled and (
+                field == "name" or (field == "url" and value.startswith("https:"))
+            ):
+                marks = (_KEEPS_CONTROLS,)
             yield pytest.param(field, value, id=f"{field}-{number}", marks=marks)
 
 
@@ -137,7 +143,11 @@ _any_text = st.text(
 
 @pytest.mark.django_db
 @hypothesis_settings(
+    # The same 60 examples every run (CI must not turn red by chance) and no
+    # example database written into the working tree.
     max_examples=60,
+    derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -160,5 +170,4 @@ def test_fuzzed_comment_forms_never_fail_and_never_store_junk(
         response = _post(
             Client(), article, name=name, email=email, url=url, comment=comment
         )
-    # Names with control characters are the known finding above.
-    _assert_refused_clearly_or_stored_clean(response, before, name=False)
+    _assert_refused_clearly_or_stored_clean(response, before, known=True)
