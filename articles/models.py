@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from taggit.managers import TaggableManager
 
+from articles import images
 from articles.cache import invalidate_public_pages
 from articles.sanitizer import clean_article_html, strip_all_tags
 
@@ -231,6 +232,10 @@ class Article(models.Model):
             self.published_at = timezone.now()
             if touched is not None:
                 touched.add("published_at")
+        if touches("image"):
+            self._prepare_image()
+            if touched is not None:
+                touched.update({"image_width", "image_height", "image_renditions"})
         if touched is not None:
             kwargs["update_fields"] = touched
 
@@ -254,6 +259,24 @@ class Article(models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    def _prepare_image(self):
+        """Store a newly assigned image without metadata, with its renditions.
+        Raises ValidationError for a file that is not an acceptable image."""
+        if not self.image:
+            self.image_width = self.image_height = None
+            self.image_renditions = {}
+            return
+        if self.image._committed:
+            return  # already stored and processed
+        prepared = images.prepare_upload(self.image.file)
+        self.image.save(
+            prepared.filename_for(self.image.name), prepared.content, save=False
+        )
+        self.image_width, self.image_height = prepared.width, prepared.height
+        self.image_renditions = images.make_renditions(
+            prepared.image, storage=self.image.storage, original_name=self.image.name
+        )
 
     def delete(self, *args, **kwargs):
         result = super().delete(*args, **kwargs)

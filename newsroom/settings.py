@@ -313,6 +313,9 @@ STORAGES = {
 
 # Uploads: refuse anything larger than this before Pillow ever sees it.
 MAX_UPLOAD_SIZE = envint("MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
+# A decompression bomb is small on disk but huge in memory: refuse images with more
+# pixels than this (40 megapixels is well above any newsroom camera's output).
+MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
 # Email: printed to the console in DEBUG, sent over SMTP otherwise.

@@ -1,0 +1,254 @@
+"""Image uploads: clear errors for bad files, no metadata kept, renditions made."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from articles.images import prepare_upload, rendition_widths, validate_upload
+from tests.factories import make_article
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+MAKE = 0x010F
+
+
+def image_bytes(fmt="JPEG", size=(640, 360), mode="RGB", exif=None, **save_args):
+    image = Image.new(mode, size, (0, 128, 128, 100) if mode == "RGBA" else "teal")
+    buffer = io.BytesIO()
+    if exif is not None:
+        save_args["exif"] = exif
+    image.save(buffer, fmt, **save_args)
+    return buffer.getvalue()
+
+
+def upload(data, name="photo.jpg"):
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+def exif_with_gps(orientation=1):
+    exif = Image.Exif()
+    exif[MAKE] = "SourcePhone"
+    exif[ORIENTATION] = orientation
+    exif.get_ifd(GPS_IFD).update(
+        {1: "N", 2: (40.0, 10.0, 40.0), 3: "E", 4: (44.0, 30.0, 50.0)}
+    )
+    return exif
+
+
+def png_header_only(width, height):
+    """A tiny PNG file that claims to be width x height: what a decompression bomb
+    looks like before it is decoded."""
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def error_of(data, name="photo.jpg"):
+    with pytest.raises(ValidationError) as error:
+        validate_upload(upload(data, name))
+    return error.value
+
+
+# Bad input: each gets a message that says what is wrong
+
+
+def test_a_text_file_is_not_an_image():
+    error = error_of(b"Minutes of the council meeting, not a photo.", "notes.jpg")
+
+    assert error.code == "not_an_image"
+    assert "not an image we can read" in error.messages[0]
+
+
+def test_an_empty_file_is_refused():
+    assert error_of(b"").code == "empty"
+
+
+def test_a_format_outside_the_list_is_refused_by_name():
+    error = error_of(image_bytes("BMP"), "scan.bmp")
+
+    assert error.code == "unsupported_format"
+    assert error.messages[0].startswith("BMP images are not accepted")
+
+
+def test_a_file_over_the_size_limit_is_refused(settings):
+    settings.MAX_UPLOAD_SIZE = 1024
+    data = image_bytes(size=(400, 400), quality=100)
+    assert len(data) > 1024
+
+    error = error_of(data)
+
+    assert error.code == "file_too_large"
+    assert "at most 1.0\xa0KB" in error.messages[0]
+
+
+def test_an_image_with_too_many_pixels_is_refused_before_decoding(settings):
+    settings.MAX_IMAGE_PIXELS = 1_000_000
+
+    error = error_of(png_header_only(2000, 1000), "wide.png")
+
+    assert error.code == "too_many_pixels"
+    assert "2000×1000 pixels" in error.messages[0]
+    assert "limit is 1 megapixels" in error.messages[0]
+
+
+def test_a_decompression_bomb_beyond_pillows_own_limit_is_refused():
+    # 100,000 x 100,000 pixels: Pillow itself raises DecompressionBombError.
+    error = error_of(png_header_only(100_000, 100_000), "bomb.png")
+
+    assert error.code == "too_many_pixels"
+
+
+def test_a_decompression_bomb_warning_is_treated_as_an_error(settings):
+    # Between Pillow's warning and error thresholds (~89 and ~179 megapixels).
+    settings.MAX_IMAGE_PIXELS = 500_000_000
+
+    error = error_of(png_header_only(12_000, 10_000), "bomb.png")
+
+    assert error.code == "too_many_pixels"
+
+
+def test_a_truncated_image_is_reported_as_damaged():
+    data = image_bytes(size=(800, 600), quality=95)
+
+    error = error_of(data[: len(data) // 2])
+
+    assert error.code == "damaged"
+    assert "damaged or incomplete" in error.messages[0]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_the_four_accepted_formats_pass(fmt):
+    validate_upload(upload(image_bytes(fmt, mode="RGB"), f"x.{fmt.lower()}"))
+
+
+# Metadata
+
+
+def test_exif_and_gps_are_gone_after_preparing():
+    data = image_bytes(exif=exif_with_gps())
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD)  # test is real
+
+    raw = prepare_upload(upload(data)).content.read()
+
+    stored = Image.open(io.BytesIO(raw))
+    assert dict(stored.getexif()) == {}
+    assert "exif" not in stored.info
+    assert b"SourcePhone" not in raw
+
+
+def test_png_text_chunks_are_gone():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", "Taken at the source's home")
+    data = image_bytes("PNG", pnginfo=info)
+
+    assert b"source's home" in data
+    raw = prepare_upload(upload(data, "x.png")).content.read()
+
+    assert b"source's home" not in raw
+
+
+def test_orientation_is_applied_before_the_tag_is_dropped():
+    data = image_bytes(size=(200, 100), exif=exif_with_gps(orientation=6))
+
+    prepared = prepare_upload(upload(data))
+
+    assert (prepared.width, prepared.height) == (100, 200)
+
+
+def test_a_gif_is_stored_as_png():
+    prepared = prepare_upload(upload(image_bytes("GIF"), "clip.gif"))
+
+    assert prepared.filename_for("clip.gif") == "clip.png"
+
+
+# Renditions
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [(1600, [480, 800, 1200]), (1200, [480, 800, 1200]), (900, [480, 800]),
+     (300, [300])],
+)  # fmt: skip
+def test_renditions_are_never_wider_than_the_original(width, expected):
+    assert rendition_widths(width) == expected
+
+
+@pytest.mark.django_db
+def test_saving_an_article_with_an_image_stores_a_clean_copy_and_renditions():
+    data = image_bytes(size=(1600, 900), exif=exif_with_gps())
+    article = make_article(
+        image=ContentFile(data, name="Market Day.jpeg"), image_alt="A market"
+    )
+
+    article.refresh_from_db()
+    assert article.image.name.startswith("articles/")
+    assert article.image.name.endswith(".jpg")
+    assert (article.image_width, article.image_height) == (1600, 900)
+    with default_storage.open(article.image.name) as stored:
+        assert dict(Image.open(stored).getexif()) == {}
+    assert set(article.image_renditions) == {"480", "800", "1200"}
+    for width, name in article.image_renditions.items():
+        assert "/r/" in name and name.endswith(f"-{width}.webp")
+        with default_storage.open(name) as rendition:
+            image = Image.open(rendition)
+            assert image.format == "WEBP"
+            assert image.width == int(width)
+            assert "exif" not in image.info
+
+
+@pytest.mark.django_db
+def test_a_transparent_png_keeps_its_transparency_in_renditions():
+    data = image_bytes("PNG", size=(500, 500), mode="RGBA")
+    article = make_article(image=ContentFile(data, name="logo.png"), image_alt="L")
+
+    with default_storage.open(article.image_renditions["480"]) as rendition:
+        assert Image.open(rendition).mode == "RGBA"
+
+
+@pytest.mark.django_db
+def test_saving_a_non_image_through_the_model_is_refused():
+    with pytest.raises(ValidationError):
+        make_article(image=ContentFile(b"not an image", name="x.jpg"), image_alt="x")
+
+
+@pytest.mark.django_db
+def test_removing_the_image_clears_size_and_renditions():
+    data = image_bytes(size=(800, 450))
+    article = make_article(image=ContentFile(data, name="a.jpg"), image_alt="A")
+
+    article.image = None
+    article.save()
+
+    article.refresh_from_db()
+    assert article.image_renditions == {}
+    assert article.image_width is None
+
+
+@pytest.mark.django_db
+def test_saving_again_does_not_reprocess_the_image():
+    data = image_bytes(size=(800, 450))
+    article = make_article(image=ContentFile(data, name="a.jpg"), image_alt="A")
+    renditions = dict(article.image_renditions)
+
+    article.title = "New headline"
+    article.save()
+
+    assert article.image_renditions == renditions
