@@ -70,6 +70,8 @@ class TagSitemap(Sitemap):
     def items(self):
         return (
             Tag.objects.filter(article__in=Article.objects.published())
+            # A tag of punctuation alone slugifies to nothing and has no page.
+            .exclude(slug="")
             .distinct()
             .order_by("name")
         )

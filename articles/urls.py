@@ -1,6 +1,23 @@
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 
 from articles import feeds, views
+
+
+class TagSlugConverter:
+    """Tag slugs keep their letters (django-taggit slugifies with Unicode
+    allowed): "Երևան" is /tag/երեւան/, which the built-in slug converter
+    refuses."""
+
+    regex = r"[-\w]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(TagSlugConverter, "tagslug")
 
 app_name = "articles"
 
@@ -8,7 +25,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<slug:slug>/", views.article_detail, name="detail"),
     path("category/<slug:slug>/", views.category_detail, name="category"),
-    path("tag/<slug:slug>/", views.tag_detail, name="tag"),
+    path("tag/<tagslug:slug>/", views.tag_detail, name="tag"),
     path("author/<slug:slug>/", views.author_detail, name="author"),
     path("archive/", views.ArticleArchiveIndex.as_view(), name="archive"),
     re_path(
@@ -35,8 +52,8 @@ urlpatterns = [
         feeds.atom(feeds.CategoryFeed),
         name="category_atom",
     ),
-    path("tag/<slug:slug>/feed/", feeds.rss(feeds.TagFeed), name="tag_feed"),
-    path("tag/<slug:slug>/feed/atom/", feeds.atom(feeds.TagFeed), name="tag_atom"),
+    path("tag/<tagslug:slug>/feed/", feeds.rss(feeds.TagFeed), name="tag_feed"),
+    path("tag/<tagslug:slug>/feed/atom/", feeds.atom(feeds.TagFeed), name="tag_atom"),
     path("author/<slug:slug>/feed/", feeds.rss(feeds.AuthorFeed), name="author_feed"),
     path(
         "author/<slug:slug>/feed/atom/",

@@ -141,3 +141,21 @@ def test_archive_queries_do_not_grow_with_page_size(client):
     for n in range(10):
         make_article(published_at=when + timedelta(hours=n), authors=[make_author()])
     assert _queries(client, "/archive/2025/04/") == few
+
+
+def test_tags_in_other_alphabets_have_pages_and_feeds(client):
+    article = make_article(title="Yerevan water", tags=["Երևան", "Café crème"])
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert 'href="/tag/%D5%A5%D6%80%D5%A5%D6%82%D5%A1%D5%B6/"' in html
+    assert client.get("/tag/երեւան/").status_code == 200
+    assert "Yerevan water" in client.get("/tag/café-crème/").content.decode()
+    assert client.get("/tag/café-crème/feed/").status_code == 200
+
+
+def test_a_tag_without_a_slug_is_shown_but_not_linked(client):
+    article = make_article(tags=["!!!", "water"])
+    response = client.get(article.get_absolute_url())
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<span class="tag">!!!</span>' in html
+    assert client.get("/sitemap.xml").status_code == 200
