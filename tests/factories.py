@@ -97,3 +97,28 @@ def make_issue(newsletter, *, articles=(), **fields):
     for position, article in enumerate(articles):
         IssueArticle.objects.create(issue=issue, article=article, position=position)
     return issue
+
+
+def ensure_roles():
+    """The Writers and Editors groups as the articles data migration makes them
+    (a transactional test elsewhere may have flushed the migration's rows)."""
+    import importlib
+
+    from django.apps import apps
+
+    roles = importlib.import_module("articles.migrations.0002_roles")
+    roles.create_roles(apps, None)
+
+
+def make_staff(username, *group_names, **fields):
+    """A staff account in the named groups ("Writers", "Editors")."""
+    from django.contrib.auth.models import Group
+
+    from articles.models import User
+
+    ensure_roles()
+    user = User.objects.create_user(
+        username, email=f"{username}@newsroom.example", is_staff=True, **fields
+    )
+    user.groups.add(*Group.objects.filter(name__in=group_names))
+    return user

@@ -8,12 +8,13 @@ from django.utils import timezone
 
 from articles.cache import public_pages_generation
 from articles.models import Article, SlugRedirect, make_excerpt
-from tests.factories import make_article, make_category
+from tests.factories import ensure_roles, make_article, make_category
 
 pytestmark = pytest.mark.django_db
 
 
 def _codenames(group_name):
+    ensure_roles()
     group = Group.objects.get(name=group_name)
     return set(group.permissions.values_list("codename", flat=True))
 

@@ -44,10 +44,12 @@ def _permissions(apps, pairs):
 def create_roles(apps, schema_editor):
     # Permissions are normally made after `migrate` finishes; make them now so the
     # groups can hold them on a fresh database.
+    # (Also called from tests with the real app registry: restore what was there.)
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     writers, _ = Group.objects.get_or_create(name="Writers")
