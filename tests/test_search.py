@@ -4,7 +4,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from articles.models import Article
 from articles.search import normalise_query, search_articles
@@ -173,3 +176,21 @@ def test_postgres_search_can_use_the_gin_index():
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = query.explain()
     assert "article_search_idx" in plan
+
+
+@pytest.mark.django_db
+@settings(
+    # The same examples every run, and no example database in the working tree.
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=1200))
+def test_any_text_typed_in_the_box_gives_a_search_page(raw):
+    query = normalise_query(raw)
+    assert len(query) <= 200
+    assert "\x00" not in query and query == query.strip()
+    response = Client().get("/search/", {"q": raw})
+    assert response.status_code == 200
