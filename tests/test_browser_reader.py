@@ -368,3 +368,15 @@ def test_dark_mode_keeps_enough_contrast(page, live_server):
         page.goto(live_server.url + url)
         _no_axe_violations(page)
     _shoot(page, "desktop-article-dark")
+
+
+def test_printing_an_article_keeps_the_story_and_drops_the_furniture(page, live_server):
+    articles = _newsroom()
+    _serve_media(page)
+    page.goto(live_server.url + articles[0].get_absolute_url())
+    page.emulate_media(media="print")
+    assert page.locator(".story-title").is_visible()
+    assert page.locator(".story-body").is_visible()
+    for furniture in (".section-nav", ".site-newsletter", ".comments-slot", ".share"):
+        assert page.locator(furniture).is_hidden(), furniture
+    _shoot(page, "print-article")
