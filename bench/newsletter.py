@@ -152,6 +152,7 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
                     "0.2",
                     "-v",
                     "0",
+                    "--skip-checks",
                 ],
                 cwd=ROOT,
                 env=worker_env,

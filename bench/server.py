@@ -86,12 +86,18 @@ def production_env(
     return env
 
 
-def manage(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
+def manage(
+    env: dict, *args: str, check: bool = True, **kwargs
+) -> subprocess.CompletedProcess:
+    # System checks belong to `make checks`; here they would only slow every call
+    # (and stop it on a half-finished edit elsewhere in the tree).
+    command, *rest = args
+    skip = [] if command == "shell" else ["--skip-checks"]
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, "manage.py", command, *skip, *rest],
         cwd=ROOT,
         env=env,
-        check=True,
+        check=check,
         capture_output=True,
         text=True,
         **kwargs,
@@ -186,3 +192,41 @@ class Gunicorn:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class ScratchDatabase:
+    """A database of its own for work in other processes: a SQLite file in
+    `workdir`, or, when `like_url` is PostgreSQL, a database named after it with
+    `suffix` appended (dropped and re-created; drop() removes it)."""
+
+    def __init__(self, workdir: Path, *, like_url: str = "", suffix: str = "scratch"):
+        self.sqlite_path = Path(workdir) / f"{suffix}.sqlite3"
+        self.url = ""
+        if like_url.startswith("postgres"):
+            base, name = like_url.rsplit("/", 1)
+            self.url = f"{base}/{name.split('?')[0]}_{suffix}"
+            recreate_postgres_database(self.url)
+
+    def env(self, static_root: Path, **extra: str) -> dict:
+        return production_env(
+            static_root=static_root,
+            database_url=self.url,
+            sqlite_path=self.sqlite_path,
+            **extra,
+        )
+
+    def sql(self, query: str, params=()) -> list[tuple]:
+        """Run one query (placeholders written ?) and return its rows."""
+        if self.url:
+            import psycopg
+
+            with psycopg.connect(self.url) as conn:
+                return conn.execute(query.replace("?", "%s"), params).fetchall()
+        import sqlite3
+
+        with sqlite3.connect(self.sqlite_path, timeout=20) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def drop(self) -> None:
+        if self.url:
+            drop_postgres_database(self.url)
