@@ -1,0 +1,283 @@
+"""Composing and sending in the admin, through real admin requests."""
+
+import importlib
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import User
+from newsletter.models import Delivery, Issue, Subscriber
+from tests.factories import make_article, make_issue, make_newsletter, make_subscriber
+
+pytestmark = pytest.mark.django_db
+
+roles = importlib.import_module(
+    "newsletter.migrations.0002_newsletters_and_editor_permissions"
+)
+
+
+@pytest.fixture
+def editors():
+    # What the data migration does (a transactional test elsewhere may have
+    # flushed the migration's rows).
+    roles.create_newsletters_and_permissions(apps, None)
+    return Group.objects.get(name="Editors")
+
+
+def staff(username, *groups, **fields):
+    user = User.objects.create_user(
+        username, email=f"{username}@newsroom.example", is_staff=True, **fields
+    )
+    user.groups.add(*groups)
+    return user
+
+
+@pytest.fixture
+def editor(editors):
+    return staff("editor", editors)
+
+
+@pytest.fixture
+def writer():
+    writers, _ = Group.objects.get_or_create(name="Writers")
+    return staff("writer", writers)
+
+
+@pytest.fixture
+def newsletter():
+    return make_newsletter(name="Morning Briefing", slug="morning")
+
+
+@pytest.fixture
+def issue(newsletter):
+    make_subscriber(newsletter, email="reader@example.org")
+    return make_issue(
+        newsletter, articles=[make_article(title="Tram line opens")], subject="Trams"
+    )
+
+
+def url(name, issue):
+    return reverse(f"admin:newsletter_issue_{name}", args=[issue.pk])
+
+
+def test_editors_hold_the_send_permission(editor):
+    assert editor.has_perm("newsletter.send_issue")
+    assert editor.has_perm("newsletter.change_issue")
+    assert editor.has_perm("newsletter.view_subscriber")
+
+
+def test_an_editor_sends_an_issue(client, editor, issue):
+    client.force_login(editor)
+    confirm = client.get(url("send", issue))
+    assert confirm.status_code == 200
+    assert b"1</strong> confirmed subscriber" in confirm.content
+
+    response = client.post(url("send", issue))
+
+    assert response.status_code == 302
+    assert response["Location"] == url("progress", issue)
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert issue.sent_by == editor
+    assert [m.to for m in mail.outbox] == [["reader@example.org"]]
+
+
+@pytest.mark.parametrize("action", ["send", "schedule"])
+def test_a_writer_cannot_send_or_schedule(client, writer, issue, action):
+    client.force_login(writer)
+    assert client.post(url(action, issue)).status_code == 403
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert mail.outbox == []
+
+
+def test_change_permission_alone_does_not_allow_sending(client, issue):
+    from django.contrib.auth.models import Permission
+
+    composer = staff("composer")
+    composer.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="newsletter",
+            codename__in=["view_issue", "change_issue"],
+        )
+    )
+    client.force_login(composer)
+    assert (
+        client.get(
+            reverse("admin:newsletter_issue_change", args=[issue.pk])
+        ).status_code
+        == 200
+    )
+    assert client.post(url("send", issue)).status_code == 403
+    assert not Delivery.objects.exists()
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client, issue):
+    response = client.post(url("send", issue))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    assert not Delivery.objects.exists()
+
+
+def test_preview_shows_the_email_as_mailed(client, editor, issue):
+    client.force_login(editor)
+    response = client.get(url("preview", issue))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Tram line opens" in html
+    assert "Unsubscribe" in html
+    assert "@@NEWSLETTER" not in html
+    text = client.get(url("preview", issue) + "?format=text")
+    assert "Tram line opens" in text.content.decode()
+
+
+def test_a_test_goes_to_the_editor_only(client, editor, issue):
+    client.force_login(editor)
+    response = client.post(url("test", issue))
+    assert response.status_code == 302
+    [message] = mail.outbox
+    assert message.to == ["editor@newsroom.example"]
+    assert message.subject == "[Test] Trams"
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.DRAFT
+    assert not Delivery.objects.exists()
+
+
+def test_fill_adds_articles_published_since_the_last_issue(client, editor, newsletter):
+    now = timezone.now()
+    sent = make_issue(newsletter)
+    Issue.objects.filter(pk=sent.pk).update(
+        status=Issue.Status.SENT, started_at=now - timedelta(hours=5)
+    )
+    make_article(title="Old news", published_at=now - timedelta(hours=6))
+    make_article(title="Fresh", published_at=now - timedelta(hours=1))
+    make_article(title="Not yet", published_at=now + timedelta(hours=1))
+    draft = make_issue(newsletter)
+    client.force_login(editor)
+
+    client.post(url("fill", draft))
+    client.post(url("fill", draft))  # twice: no duplicates
+
+    assert [i.article.title for i in draft.items.all()] == ["Fresh"]
+
+
+def test_an_editor_schedules_an_issue_and_it_goes_out_when_due(client, editor, issue):
+    send_at = timezone.now() + timedelta(hours=2)
+    Issue.objects.filter(pk=issue.pk).update(send_at=send_at)
+    client.force_login(editor)
+
+    client.post(url("schedule", issue))
+
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SCHEDULED
+    call_command("send_issue", "--due", stdout=io.StringIO())
+    assert mail.outbox == []
+    with time_machine.travel(send_at + timedelta(minutes=1)):
+        call_command("send_issue", "--due", stdout=io.StringIO())
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_progress_shows_sent_failed_total(client, editor, issue, newsletter):
+    failed = make_subscriber(newsletter)
+    client.force_login(editor)
+    client.post(url("send", issue))
+    Delivery.objects.filter(subscriber=failed).update(status=Delivery.Status.FAILED)
+
+    page = client.get(url("progress", issue)).content.decode()
+    assert '<th scope="row">Sent</th><td>1</td>' in page
+    assert '<th scope="row">Failed</th><td>1</td>' in page
+    assert '<th scope="row">Total</th><td>2</td>' in page
+    listing = client.get(reverse("admin:newsletter_issue_changelist"))
+    assert "1 / 1 / 2" in listing.content.decode()
+
+
+def test_a_sending_issue_page_refreshes_itself(client, editor, issue):
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENDING)
+    client.force_login(editor)
+    page = client.get(url("progress", issue))
+    assert b'http-equiv="refresh"' in page.content
+
+
+def test_a_sent_issue_can_no_longer_be_edited(client, editor, issue):
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENT)
+    client.force_login(editor)
+    change = reverse("admin:newsletter_issue_change", args=[issue.pk])
+    client.post(change, {"newsletter": issue.newsletter_id, "subject": "Changed"})
+    issue.refresh_from_db()
+    assert issue.subject == "Trams"
+
+
+def test_the_intro_is_sanitised(client, editor, newsletter):
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:newsletter_issue_add"),
+        {
+            "newsletter": newsletter.pk,
+            "subject": "Hello",
+            "preheader": "",
+            "intro": '<p onclick="x()">Hi <script>alert(1)</script><b>there</b></p>',
+            "send_at": "",
+            "items-TOTAL_FORMS": "0",
+            "items-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content
+    issue = Issue.objects.get(subject="Hello")
+    assert issue.intro == "<p>Hi <b>there</b></p>"
+    assert issue.created_by == editor
+
+
+def test_subscribers_export_to_csv(client, editor, newsletter):
+    make_subscriber(newsletter, email="a@example.org", consent_ip="192.0.2.1")
+    make_subscriber(newsletter, email="b@example.org")
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:newsletter_subscriber_changelist"),
+        {
+            "action": "export_csv",
+            "_selected_action": list(Subscriber.objects.values_list("pk", flat=True)),
+        },
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("email,status,newsletters")
+    assert "a@example.org,confirmed,morning," in "\n".join(lines)
+    assert len(lines) == 3
+
+
+def test_subscribers_import_from_the_admin_reports_bad_rows(client, editor, newsletter):
+    client.force_login(editor)
+    upload = SimpleUploadedFile(
+        "list.csv", b"email\ngood@example.org\nnot-an-address\n", "text/csv"
+    )
+    response = client.post(
+        reverse("admin:newsletter_subscriber_import"),
+        {
+            "file": upload,
+            "newsletters": [newsletter.pk],
+            "consent_note": "Paper sign-up sheet, open day 2026",
+        },
+    )
+    content = response.content.decode()
+    assert "1 new" in content
+    assert "line 3: &#x27;not-an-address&#x27; is not a valid email address." in content
+    assert Subscriber.objects.get().email == "good@example.org"
+
+
+def test_a_writer_cannot_see_subscribers(client, writer, newsletter):
+    make_subscriber(newsletter)
+    client.force_login(writer)
+    response = client.get(reverse("admin:newsletter_subscriber_changelist"))
+    assert response.status_code == 403

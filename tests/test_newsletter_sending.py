@@ -1,0 +1,344 @@
+"""Sending an issue: deliveries, the shared body, SMTP errors, crashes and resume."""
+
+import smtplib
+import threading
+from collections import Counter
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+
+from newsletter import sending, services
+from newsletter.models import Delivery, Issue, Subscriber
+from tests.factories import make_article, make_issue, make_newsletter, make_subscriber
+
+pytestmark = pytest.mark.django_db
+
+DUMMY_TASKS = {
+    "default": {
+        "BACKEND": "django.tasks.backends.dummy.DummyBackend",
+        "QUEUES": ["default", "newsletter"],
+    }
+}
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.NEWSLETTER_RETRY_BACKOFF = 0
+    settings.NEWSLETTER_SMTP_ATTEMPTS = 3
+
+
+@pytest.fixture
+def newsletter():
+    return make_newsletter(name="Morning Briefing", slug="morning")
+
+
+@pytest.fixture
+def issue(newsletter):
+    article = make_article(title="Bridge reopens after repairs", image_alt="")
+    return make_issue(newsletter, articles=[article], subject="Today's news")
+
+
+def recipients():
+    return Counter(message.to[0] for message in mail.outbox)
+
+
+class WorkerKilled(BaseException):
+    """Stands for the process dying: not an Exception, so nothing catches it."""
+
+
+class CrashAfter(LocmemBackend):
+    """A connection that accepts `n` messages and then dies mid-hand-over."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.left = n
+
+    def send_messages(self, messages):
+        if self.left == 0:
+            raise WorkerKilled
+        self.left -= 1
+        return super().send_messages(messages)
+
+
+class Scripted(LocmemBackend):
+    """Answers each send with the next scripted exception (None = accept)."""
+
+    def __init__(self, script, **kwargs):
+        super().__init__(**kwargs)
+        self.script = list(script)
+        self.opened = 0
+
+    def open(self):
+        self.opened += 1
+
+    def send_messages(self, messages):
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        return super().send_messages(messages)
+
+
+def test_only_confirmed_subscribers_of_the_newsletter_get_a_delivery(newsletter, issue):
+    wanted = make_subscriber(newsletter)
+    make_subscriber(newsletter, status=Subscriber.Status.PENDING)
+    make_subscriber(newsletter, status=Subscriber.Status.UNSUBSCRIBED)
+    make_subscriber(newsletter, status=Subscriber.Status.BOUNCED)
+    make_subscriber(newsletter, status=Subscriber.Status.COMPLAINED)
+    make_subscriber(make_newsletter())
+
+    assert services.start_sending(issue=issue) == 1
+
+    assert list(Delivery.objects.values_list("subscriber", flat=True)) == [wanted.pk]
+    assert recipients() == {wanted.email: 1}
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert issue.finished_at is not None
+
+
+def test_database_refuses_a_second_delivery_for_one_subscriber(newsletter, issue):
+    subscriber = make_subscriber(newsletter)
+    Delivery.objects.create(issue=issue, subscriber=subscriber)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Delivery.objects.create(issue=issue, subscriber=subscriber)
+
+
+def test_an_issue_cannot_be_started_twice(newsletter, issue):
+    make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    with pytest.raises(services.ValidationError):
+        services.start_sending(issue=issue)
+    assert len(mail.outbox) == 1
+
+
+def test_each_email_has_personal_links_headers_and_both_parts(newsletter, issue):
+    one, two = make_subscriber(newsletter), make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+
+    by_address = {message.to[0]: message for message in mail.outbox}
+    first, second = by_address[one.email], by_address[two.email]
+    for message in (first, second):
+        assert message.subject == "Today's news"
+        assert message.extra_headers["List-Unsubscribe-Post"] == (
+            "List-Unsubscribe=One-Click"
+        )
+        assert (
+            message.extra_headers["List-Id"] == '"Morning Briefing" <morning.127.0.0.1>'
+        )
+        html = message.alternatives[0].content
+        assert "Bridge reopens after repairs" in html
+        assert "Bridge reopens after repairs" in message.body
+        assert "1 Example Street" in message.body or "Example" in html
+        assert sending.UNSUBSCRIBE_PLACEHOLDER not in html + message.body
+        unsubscribe = message.extra_headers["List-Unsubscribe"].strip("<>")
+        assert unsubscribe.startswith("http://127.0.0.1:8000/newsletter/unsubscribe/")
+        assert unsubscribe in html and unsubscribe in message.body
+    assert (
+        first.extra_headers["List-Unsubscribe"]
+        != second.extra_headers["List-Unsubscribe"]
+    )
+    assert first.extra_headers["Message-ID"] != second.extra_headers["Message-ID"]
+
+
+def test_the_shared_body_is_rendered_once_per_issue(newsletter, issue, settings):
+    settings.NEWSLETTER_BATCH_SIZE = 2
+    for _ in range(5):
+        make_subscriber(newsletter)
+    with mock.patch(
+        "newsletter.sending.render_to_string", wraps=sending.render_to_string
+    ) as render:
+        services.start_sending(issue=issue)
+    assert render.call_count == 2  # HTML and text, once each
+    assert len(mail.outbox) == 5
+
+
+def test_an_unpublished_article_is_left_out(newsletter):
+    draft = make_article(title="Not ready yet", status="draft")
+    issue = make_issue(newsletter, articles=[draft, make_article(title="Ready")])
+    html, text = sending.render_issue(issue)
+    assert "Ready" in html
+    assert "Not ready yet" not in html + text
+
+
+def test_a_transient_error_is_retried_and_then_sent(newsletter, issue, settings):
+    settings.TASKS = DUMMY_TASKS
+    make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    connection = Scripted([smtplib.SMTPResponseException(451, b"try later")])
+
+    result = sending.send_batch(issue.pk, connection=connection)
+
+    assert result.sent == 1
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.SENT
+    assert delivery.attempts == 2
+    assert connection.opened == 2  # a new connection for the retry
+
+
+def test_a_permanent_error_is_recorded_and_the_rest_still_go(
+    newsletter, issue, settings
+):
+    settings.TASKS = DUMMY_TASKS
+    refused = make_subscriber(newsletter)
+    fine = make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    connection = Scripted(
+        [smtplib.SMTPRecipientsRefused({refused.email: (550, b"no such user")})]
+    )
+
+    sending.send_batch(issue.pk, connection=connection)
+
+    assert Delivery.objects.get(subscriber=refused).status == Delivery.Status.FAILED
+    assert "no such user" in Delivery.objects.get(subscriber=refused).error
+    assert Delivery.objects.get(subscriber=fine).status == Delivery.Status.SENT
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert issue.progress()["failed"] == 1
+
+
+def test_a_server_that_stays_down_gets_the_batch_back(newsletter, issue, settings):
+    settings.TASKS = DUMMY_TASKS
+    for _ in range(3):
+        make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    busy = smtplib.SMTPResponseException(421, b"busy")
+    connection = Scripted([busy] * 10)
+
+    with pytest.raises(sending.SMTPUnavailable):
+        sending.send_batch(issue.pk, connection=connection)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert mail.outbox == []
+    # Later the server is back: everyone gets it once.
+    sending.send_batch(issue.pk, connection=Scripted([]))
+    assert sorted(recipients().values()) == [1, 1, 1]
+
+
+def test_a_subscriber_who_leaves_mid_send_is_skipped(newsletter, issue, settings):
+    settings.TASKS = DUMMY_TASKS
+    stays, leaves = make_subscriber(newsletter), make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    services.unsubscribe(subscriber=leaves)
+
+    sending.send_batch(issue.pk)
+
+    assert recipients() == {stays.email: 1}
+    assert Delivery.objects.get(subscriber=leaves).status == Delivery.Status.SKIPPED
+
+
+def test_bounced_addresses_are_never_mailed_again(newsletter, issue):
+    bounced = make_subscriber(newsletter, email="gone@example.org")
+    call_command("mark_bounced", "GONE@example.org", stdout=mock.Mock())
+    bounced.refresh_from_db()
+    assert bounced.status == Subscriber.Status.BOUNCED
+    services.start_sending(issue=issue)
+    assert mail.outbox == []
+
+
+def test_a_crash_mid_batch_leaves_one_delivery_in_doubt_and_resume_sends_the_rest(
+    newsletter, issue, settings
+):
+    """The worker dies while handing over its 4th message; the resume sends every
+    other subscriber exactly once and leaves the one in-flight message alone."""
+    settings.TASKS = DUMMY_TASKS
+    settings.NEWSLETTER_BATCH_SIZE = 5
+    subscribers = [make_subscriber(newsletter) for _ in range(12)]
+    services.start_sending(issue=issue)
+
+    # Killed: no clean-up runs (a SIGKILL gives the process no chance to).
+    with (
+        mock.patch.object(sending._Batch, "release_unsent"),
+        pytest.raises(WorkerKilled),
+    ):
+        sending.send_batch(issue.pk, worker="w1", connection=CrashAfter(3))
+
+    counts = issue.progress()
+    assert counts["sent"] == 3
+    assert counts["sending"] == 1  # the bound: one message per worker
+    assert counts["claimed"] == 1  # claimed but never started
+    assert counts["pending"] == 7
+
+    # A resume right away leaves a possibly-live worker's rows alone...
+    call_command("send_issue", issue.pk, "--resume", stdout=mock.Mock())
+    assert issue.progress()["sending"] == 1
+    # ...and once they are stale, applies the rule.
+    out = mock.Mock()
+    call_command("send_issue", issue.pk, "--resume", "--stale-after", "0", stdout=out)
+
+    counts = issue.progress()
+    assert counts["sent"] == 11
+    assert counts["in_doubt"] == 1
+    assert counts["pending"] == counts["claimed"] == counts["sending"] == 0
+    received = recipients()
+    in_doubt = Delivery.objects.get(status=Delivery.Status.IN_DOUBT).subscriber
+    assert all(received[s.email] == 1 for s in subscribers if s != in_doubt)
+    assert received[in_doubt.email] <= 1
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert "in doubt" in "".join(str(call) for call in out.write.call_args_list)
+
+
+def test_an_exception_mid_batch_hands_back_the_unstarted_rows(
+    newsletter, issue, settings
+):
+    settings.TASKS = DUMMY_TASKS
+    for _ in range(4):
+        make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+
+    with pytest.raises(WorkerKilled):
+        sending.send_batch(issue.pk, connection=CrashAfter(1))
+
+    counts = issue.progress()
+    assert (counts["sent"], counts["sending"], counts["pending"]) == (1, 1, 2)
+
+
+def test_resend_in_doubt_is_an_explicit_choice(newsletter, issue, settings):
+    settings.TASKS = DUMMY_TASKS
+    subscriber = make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    Delivery.objects.update(status=Delivery.Status.IN_DOUBT)
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.SENT)
+
+    call_command("send_issue", issue.pk, stdout=mock.Mock())
+    assert mail.outbox == []
+    call_command("send_issue", issue.pk, "--resend-in-doubt", stdout=mock.Mock())
+    assert recipients() == {subscriber.email: 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claim_disjoint_batches(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent claims with SKIP LOCKED need PostgreSQL")
+    settings.TASKS = DUMMY_TASKS
+    newsletter = make_newsletter()
+    issue = make_issue(newsletter)
+    Subscriber.objects.bulk_create(
+        Subscriber(email=f"r{n}@example.org", status="confirmed") for n in range(400)
+    )
+    newsletter.subscribers.add(*Subscriber.objects.all())
+    services.start_sending(issue=issue)
+    claimed = {"a": [], "b": []}
+    start = threading.Barrier(2)
+
+    def work(name):
+        start.wait()
+        try:
+            while rows := sending.claim_batch(issue.pk, worker=name, size=7):
+                claimed[name] += [row.id for row in rows]
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    a, b = set(claimed["a"]), set(claimed["b"])
+    assert not a & b
+    assert len(a | b) == 400
+    assert a and b  # both took part
