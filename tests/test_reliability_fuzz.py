@@ -171,3 +171,42 @@ def test_fuzzed_comment_forms_never_fail_and_never_store_junk(
             Client(), article, name=name, email=email, url=url, comment=comment
         )
     _assert_refused_clearly_or_stored_clean(response, before, known=True)
+
+
+# --- The newsletter sign-up -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    email=st.one_of(st.emails(), _any_text),
+    newsletters=st.lists(st.integers(min_value=-5, max_value=10**12), max_size=3),
+    source=_any_text,
+)
+def test_fuzzed_sign_ups_never_fail_and_store_only_clean_addresses(
+    email, newsletters, source
+):
+    from newsletter.models import Newsletter, Subscriber
+
+    listed = Newsletter.objects.listed().first() or Newsletter.objects.create(
+        name="Morning Briefing", slug="morning-briefing"
+    )
+    n = next(_addresses)
+    response = Client().post(
+        reverse("newsletter:subscribe"),
+        {"email": email, "newsletters": [listed.pk, *newsletters], "source": source},
+        REMOTE_ADDR=f"10.50.{n // 250 % 250}.{n % 250 + 1}",
+    )
+    assert response.status_code in {302, 400}, response.content[:500]
+    if response.status_code == 400:
+        assert 'class="field-error"' in response.content.decode()
+    for subscriber in Subscriber.objects.all():
+        assert subscriber.email == subscriber.email.strip().lower()
+        assert _control_characters(subscriber.email) == []
+        assert "\x00" not in subscriber.consent_source
