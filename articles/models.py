@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django_prose_editor.fields import ProseEditorField
 from taggit.managers import TaggableManager
 
 from articles import images
@@ -15,6 +16,31 @@ from articles.cache import invalidate_public_pages
 from articles.sanitizer import clean_article_html, strip_all_tags
 
 EXCERPT_WORDS = 40
+
+# What the body editor offers: a subset of the sanitiser's allow-list, so nothing an
+# editor can make is removed on save.
+BODY_EDITOR_EXTENSIONS = {
+    "Bold": True,
+    "Italic": True,
+    "Underline": True,
+    "Strike": True,
+    "Subscript": True,
+    "Superscript": True,
+    "Code": True,
+    "Heading": {"levels": [2, 3, 4]},
+    "BulletList": True,
+    "OrderedList": True,
+    "ListItem": True,
+    "Blockquote": True,
+    "HorizontalRule": True,
+    "HardBreak": True,
+    "Link": {"enableTarget": False, "protocols": ["http", "https", "mailto"]},
+    "Table": True,
+    "TableRow": True,
+    "TableHeader": True,
+    "TableCell": True,
+    "History": True,
+}
 
 
 class User(AbstractUser):
@@ -115,8 +141,12 @@ class Article(models.Model):
         help_text='Where the story was filed, e.g. "YEREVAN". Shown as "YEREVAN —" '
         "at the start of the body.",
     )
-    body = models.TextField(
-        blank=True, help_text="The story. Stored sanitised; scripts are removed."
+    body = ProseEditorField(
+        config={"extensions": BODY_EDITOR_EXTENSIONS},
+        # Also applied by save(); here it makes full_clean() agree with storage.
+        sanitize=clean_article_html,
+        blank=True,
+        help_text="The story. Stored sanitised; scripts are removed.",
     )
     excerpt = models.TextField(
         blank=True,

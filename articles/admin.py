@@ -1,0 +1,296 @@
+"""
+The newsroom: where writers draft and editors publish.
+
+Two roles, both enforced here on the server rather than hidden in the page:
+- Writers (no `publish_article` permission) see and edit only their own drafts:
+  articles they created or that carry their byline. Status, publication time and
+  the lead-story flag are read-only to them, and a published article is read-only.
+- Editors (with `publish_article`) edit everything and publish or unpublish.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from articles.forms import ArticleAdminForm
+from articles.models import Article, Author, Category, SlugRedirect, User
+
+PUBLISH_PERMISSION = "articles.publish_article"
+
+
+def can_publish(user) -> bool:
+    return user.has_perm(PUBLISH_PERMISSION)
+
+
+def is_own_article(user, article: Article) -> bool:
+    """Whether `user` created the article or writes under one of its bylines."""
+    if article.created_by_id == user.pk:
+        return True
+    return article.authors.filter(user=user).exists()
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("draft", "Draft"),
+            ("scheduled", "Scheduled"),
+            ("published", "Published"),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "draft":
+                return queryset.drafts()
+            case "scheduled":
+                return queryset.scheduled()
+            case "published":
+                return queryset.published()
+        return queryset
+
+
+@admin.register(User)
+class NewsroomUserAdmin(UserAdmin):
+    list_display = ["username", "email", "first_name", "last_name", "is_staff"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "position"]
+    list_editable = ["position"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "user"]
+    list_select_related = ["user"]
+    search_fields = ["name", "slug", "user__username"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["user"]
+
+
+@admin.register(SlugRedirect)
+class SlugRedirectAdmin(admin.ModelAdmin):
+    list_display = ["old_slug", "article", "created_at"]
+    list_select_related = ["article"]
+    search_fields = ["old_slug", "article__title", "article__slug"]
+    autocomplete_fields = ["article"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    form = ArticleAdminForm
+    list_display = [
+        "title",
+        "status_label",
+        "category",
+        "byline",
+        "published_at",
+        "comment_count",
+        "is_featured",
+    ]
+    list_filter = [StatusFilter, "category", "is_featured", "authors"]
+    list_select_related = ["category"]
+    search_fields = ["title", "standfirst", "slug", "authors__name"]
+    date_hierarchy = "published_at"
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["authors", "category", "related_articles"]
+    readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
+    actions = ["publish", "unpublish"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "standfirst", "dateline", "body"]}),
+        (
+            "Image",
+            {
+                "fields": [
+                    "image",
+                    "image_preview",
+                    "image_alt",
+                    "image_caption",
+                    "image_credit",
+                ]
+            },
+        ),
+        (
+            "Filing",
+            {"fields": ["category", "authors", "tags", "related_articles", "excerpt"]},
+        ),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "status",
+                    "published_at",
+                    "is_featured",
+                    "comments_enabled",
+                    "comment_count",
+                    "created_by",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    # Who sees what
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).prefetch_related("authors")
+        if can_publish(request.user):
+            return queryset
+        user = request.user
+        own = Article.objects.filter(Q(created_by=user) | Q(authors__user=user))
+        return queryset.filter(pk__in=own.values("pk"))
+
+    def get_object(self, request, object_id, from_field=None):
+        # Look the article up among all articles, not only the writer's own, so
+        # that someone else's article answers 403 (the permission checks below)
+        # rather than "does not exist".
+        meta = Article._meta
+        field = meta.pk if from_field is None else meta.get_field(from_field)
+        try:
+            object_id = field.to_python(object_id)
+            return Article.objects.get(**{field.name: object_id})
+        except (Article.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        if not allowed or obj is None or can_publish(request.user):
+            return allowed
+        return is_own_article(request.user, obj)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if not allowed or obj is None or can_publish(request.user):
+            return allowed
+        # A writer's published (or scheduled) article went through an editor:
+        # changes to it go through an editor again.
+        return obj.status == Article.Status.DRAFT and is_own_article(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        if not allowed or obj is None or can_publish(request.user):
+            return allowed
+        return obj.status == Article.Status.DRAFT and is_own_article(request.user, obj)
+
+    def has_publish_permission(self, request):
+        return can_publish(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not can_publish(request.user):
+            fields += ["status", "published_at", "is_featured"]
+        return fields
+
+    # Saving
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        if not can_publish(request.user):
+            # The form has no status field for writers; this makes sure no
+            # crafted POST or future form change lets a writer publish.
+            stored = Article.objects.filter(pk=obj.pk).first() if change else None
+            obj.status = Article.Status.DRAFT
+            obj.published_at = stored.published_at if stored else None
+            obj.is_featured = stored.is_featured if stored else False
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        article = form.instance
+        # A writer's new article carries their byline unless they chose another.
+        author = getattr(request.user, "author", None)
+        if not change and author is not None and not article.authors.exists():
+            article.authors.add(author)
+
+    # List columns
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj):
+        if obj.is_scheduled:
+            return format_html(
+                "Scheduled <small>({})</small>",
+                timezone.localtime(obj.published_at).strftime("%d %b %H:%M"),
+            )
+        return obj.get_status_display()
+
+    @admin.display(description="authors")
+    def byline(self, obj):
+        return ", ".join(author.name for author in obj.authors.all())
+
+    @admin.display(description="current image")
+    def image_preview(self, obj):
+        name = obj.image_renditions.get("480") or (obj.image.name if obj.image else "")
+        if not name:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="{}" width="240">',
+            obj.image.storage.url(name),
+            obj.image_alt,
+        )
+
+    # Actions: only for those who may publish (Django hides and refuses them
+    # for everyone else, see has_publish_permission).
+
+    @admin.action(description="Publish selected articles", permissions=["publish"])
+    def publish(self, request, queryset):
+        now = timezone.now()
+        published = scheduled = 0
+        for article in queryset.filter(status=Article.Status.DRAFT):
+            article.status = Article.Status.PUBLISHED
+            if article.published_at is None:
+                article.published_at = now
+            article.save(update_fields=["status", "published_at", "updated_at"])
+            if article.published_at > now:
+                scheduled += 1
+            else:
+                published += 1
+        if published:
+            self.message_user(
+                request,
+                ngettext("%d article published.", "%d articles published.", published)
+                % published,
+                messages.SUCCESS,
+            )
+        if scheduled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d article scheduled: it appears at its publication time.",
+                    "%d articles scheduled: they appear at their publication times.",
+                    scheduled,
+                )
+                % scheduled,
+                messages.SUCCESS,
+            )
+        if not published and not scheduled:
+            self.message_user(
+                request, "The selected articles were already published.", messages.INFO
+            )
+
+    @admin.action(description="Unpublish selected articles", permissions=["publish"])
+    def unpublish(self, request, queryset):
+        count = 0
+        for article in queryset.filter(status=Article.Status.PUBLISHED):
+            article.status = Article.Status.DRAFT
+            article.save(update_fields=["status", "updated_at"])
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%d article returned to draft.", "%d articles returned to draft.", count
+            )
+            % count,
+            messages.SUCCESS,
+        )
