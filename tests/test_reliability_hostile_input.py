@@ -11,6 +11,7 @@ templates hold on their own, not that CSP hid a hole.
 """
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -341,3 +342,21 @@ def test_no_payload_runs_from_a_refused_comment_echoed_back(trapped_page, live_s
         if found:
             findings[number] = found
     assert findings == {}
+
+
+@pytest.mark.django_db
+def test_no_payload_in_a_search_query_adds_anything_script_capable(client):
+    # The search page prints the query back (in the box and the heading). Whatever
+    # a payload adds to the page beyond what an ordinary query gives is a hole.
+    make_article(title="Harbour dredging resumes")
+    url = reverse("articles:search")
+    baseline = Counter(script_capable_parts(client.get(url, {"q": "harbour"}).text))
+    added = {}
+    # Every third payload keeps this to a few seconds; the box holds 200 characters.
+    for payload in PAYLOADS[::3]:
+        response = client.get(url, {"q": payload})
+        assert response.status_code == 200
+        extra = Counter(script_capable_parts(response.text)) - baseline
+        if extra:
+            added[payload] = sorted(extra)
+    assert added == {}
