@@ -5,6 +5,7 @@ shows in a fixed number of queries (category joined, authors prefetched), so a p
 costs the same whatever its size.
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -119,11 +120,21 @@ def _article_for_reader(request, slug):
     raise Http404("No article at this address.")
 
 
-def _article_etag(article):
+def _article_etag(article, request):
     # The page shows the comment count and, around the story, other articles
     # (related, previous/next): the generation changes whenever those do.
     stamp = int(article.updated_at.timestamp())
-    return f'"{article.pk}-{stamp}-{article.comment_count}-{public_pages_generation()}"'
+    etag = f"{article.pk}-{stamp}-{article.comment_count}-{public_pages_generation()}"
+    # The comment cookies (the reader's pending comments, their saved name) change
+    # the comment section: a browser holding the cookieless copy must not get a 304.
+    personal = [
+        request.COOKIES.get(getattr(settings, name, ""), "")
+        for name in ("COMMENTS_PENDING_COOKIE", "COMMENTS_AUTHOR_COOKIE")
+    ]
+    if any(personal):
+        digest = hashlib.sha256("\n".join(personal).encode()).hexdigest()[:16]
+        etag += f"-{digest}"
+    return f'"{etag}"'
 
 
 def _article_last_modified(article):
@@ -172,7 +183,7 @@ def article_detail(request, slug):
         raise
 
     if not is_preview:
-        etag = _article_etag(article)
+        etag = _article_etag(article, request)
         last_modified = _article_last_modified(article)
         not_modified = get_conditional_response(
             request, etag=etag, last_modified=last_modified.timestamp()

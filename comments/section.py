@@ -68,7 +68,7 @@ def remembered_author(request) -> dict:
         data = json.loads(value) if value else {}
     except ValueError:
         return {}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not data:
         return {}
     return {key: str(data.get(key, ""))[:254] for key in ("name", "email", "url")}
 

@@ -364,3 +364,12 @@ def test_the_pending_redirect_points_at_the_last_page(client, settings):
     assert response["Location"].endswith(f"?cpage=3#comment-{comment.pk}")
     page = client.get(response["Location"].split("#")[0]).text
     assert f'id="comment-{comment.pk}"' in page
+
+
+def test_a_browser_revalidating_its_copy_still_gets_its_pending_comment(client):
+    article = make_article()
+    etag = client.get(article.get_absolute_url())["ETag"]
+    post(client, article, comment="Mine, pending")
+    response = client.get(article.get_absolute_url(), HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 200
+    assert "Your comment is awaiting moderation" in response.text

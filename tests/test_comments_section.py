@@ -78,6 +78,9 @@ def test_an_article_without_comments_costs_no_query_and_offers_the_form(
         "comment." in html
     )
     assert "Notify me of follow-up comments by email" in html
+    # Both boxes start unticked: no cookie unless the reader asks for one.
+    assert 'name="remember" type="checkbox" value="yes">' in html
+    assert 'name="notify" type="checkbox" value="yes">' in html
 
 
 def test_500_approved_comments_render_within_two_queries(
