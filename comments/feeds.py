@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 
 from articles.models import Article
 from comments.models import Comment
+from comments.services import comment_url, top_level_ids
 
 
 class ArticleCommentsFeed(Feed):
@@ -22,13 +23,17 @@ class ArticleCommentsFeed(Feed):
         return f"Readers' comments on “{article.title}”."
 
     def items(self, article):
-        return (
+        comments = list(
             Comment.objects.approved()
             .filter(article=article)
-            .select_related("article")
-            .only("id", "author_name", "html", "created_at", "article__slug")
+            .only("id", "thread_id", "author_name", "html", "created_at")
             .order_by("-created_at", "-id")[:50]
         )
+        top_ids = top_level_ids(article)
+        for comment in comments:
+            comment.article = article
+            comment.public_url = comment_url(comment, top_ids=top_ids)
+        return comments
 
     def item_title(self, comment):
         return f"By {comment.author_name}"
@@ -37,7 +42,7 @@ class ArticleCommentsFeed(Feed):
         return comment.html
 
     def item_link(self, comment):
-        return comment.get_absolute_url()
+        return comment.public_url
 
     def item_author_name(self, comment):
         return comment.author_name

@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from comments.forms import CommentForm
 from comments.models import Comment
-from comments.services import comments_open
+from comments.services import comments_open, top_level_ids
 
 PENDING_SALT = "comments.pending"
 AUTHOR_SALT = "comments.author"
@@ -89,24 +89,6 @@ def _reply_to(request) -> int | None:
         return int(request.GET["replytocom"]) if request else None
     except (KeyError, ValueError):
         return None
-
-
-def top_level_ids(article) -> list[int]:
-    return list(
-        Comment.objects.approved()
-        .filter(article=article, parent=None)
-        .order_by("created_at", "id")
-        .values_list("id", flat=True)
-    )
-
-
-def page_of(comment: Comment, *, top_ids: list[int]) -> int:
-    """The page of comments on which `comment` appears for its author."""
-    per_page = settings.COMMENTS_PER_PAGE
-    root = comment.thread_id or comment.pk
-    if root in top_ids:
-        return top_ids.index(root) // per_page + 1
-    return max(1, math.ceil(len(top_ids) / per_page))
 
 
 def section_context(request, article, *, form: CommentForm | None = None) -> dict:

@@ -6,6 +6,7 @@ Views, admin actions, commands and tasks all call these functions, so every way 
 comment changes status keeps Article.comment_count and the page cache right.
 """
 
+import math
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -247,6 +248,37 @@ def recount_comments(*, article_ids) -> None:
     )
 
 
+def top_level_ids(article) -> list[int]:
+    """The article's approved top-level comments in page order (ids only)."""
+    return list(
+        Comment.objects.approved()
+        .filter(article=article, parent=None)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def page_of(comment: Comment, *, top_ids: list[int]) -> int:
+    """The page of comments on which `comment` appears (a pending top-level
+    comment, shown only to its author, comes after the last thread)."""
+    per_page = settings.COMMENTS_PER_PAGE
+    root = comment.thread_id or comment.pk
+    if root in top_ids:
+        return top_ids.index(root) // per_page + 1
+    return max(1, math.ceil(len(top_ids) / per_page))
+
+
+def comment_url(comment: Comment, *, top_ids: list[int] | None = None) -> str:
+    """The address of the comment on its page of the article."""
+    if top_ids is None:
+        top_ids = top_level_ids(comment.article)
+    url = comment.article.get_absolute_url()
+    page = page_of(comment, top_ids=top_ids)
+    if page > 1:
+        url += f"?cpage={page}"
+    return f"{url}#comment-{comment.pk}"
+
+
 # Moderators' notice -------------------------------------------------------------
 
 
@@ -416,7 +448,7 @@ def send_reply_notifications(*, comment_ids: list[int]) -> int:
             "comments/email/reply_notification.txt",
             {
                 "reply": reply,
-                "comment_url": settings.SITE_URL + reply.get_absolute_url(),
+                "comment_url": settings.SITE_URL + comment_url(reply),
                 "stop_url": stop_url,
                 "SITE_NAME": settings.SITE_NAME,
             },

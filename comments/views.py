@@ -15,9 +15,7 @@ from comments.section import (
     PENDING_MAX_AGE,
     PENDING_SALT,
     author_cookie_value,
-    page_of,
     pending_cookie_value,
-    top_level_ids,
 )
 
 AUTHOR_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -77,11 +75,7 @@ def post_comment(request, article_id):
             request, article, form, reply_to=parent, status=refused.status
         )
 
-    page = page_of(comment, top_ids=top_level_ids(article))
-    url = article.get_absolute_url()
-    if page > 1:
-        url += f"?cpage={page}"
-    response = HttpResponseRedirect(f"{url}#comment-{comment.pk}", status=303)
+    response = HttpResponseRedirect(services.comment_url(comment), status=303)
     if comment.status != Comment.Status.APPROVED:
         response.set_signed_cookie(
             settings.COMMENTS_PENDING_COOKIE,

@@ -48,3 +48,14 @@ def test_the_feed_escapes_hostile_comments(client):
     make_comment(article, text="<script>alert(1)</script>")
     body = client.get(f"/comments/feed/{article.slug}/").content.decode()
     assert "<script>" not in body
+
+
+def test_feed_links_point_at_the_comments_page(client, settings):
+    settings.COMMENTS_PER_PAGE = 1
+    article = make_article()
+    make_comment(article)
+    second = make_comment(article)
+    reply = make_comment(article, parent=second)
+    body = client.get(f"/comments/feed/{article.slug}/").content.decode()
+    assert f"{article.get_absolute_url()}?cpage=2#comment-{second.pk}" in body
+    assert f"{article.get_absolute_url()}?cpage=2#comment-{reply.pk}" in body

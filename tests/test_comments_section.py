@@ -2,11 +2,15 @@
 
 import hashlib
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
 from django.template import Context, Template
 from django.test import RequestFactory
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from comments.models import Comment
 from comments.services import recount_comments
@@ -293,3 +297,44 @@ def test_the_count_label_reads_from_the_stored_count(django_assert_num_queries):
     template = Template("{% load comment_tags %}{% comment_count_label article %}")
     with django_assert_num_queries(0):
         assert template.render(Context({"article": article})) == "1 Comment"
+
+
+ALLOWED_TAGS = {
+    "section", "h2", "h3", "ol", "li", "article", "footer", "b", "span", "a",
+    "time", "p", "em", "div", "br", "form", "input", "label", "textarea", "button",
+    "nav", "ul",
+}  # fmt: skip
+
+
+class _TagCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+@settings_hypothesis(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("<>\"'=/&;:() \n\tjavascriptonerrohf.wx1")),
+        min_size=1,
+        max_size=120,
+    ).filter(str.strip),
+    name=st.text(min_size=1, max_size=40).filter(str.strip),
+)
+def test_whatever_a_commenter_types_renders_as_inert_markup(text, name):
+    article = make_article()
+    make_comment(article, text=text, author_name=name)
+    parser = _TagCollector()
+    parser.feed(render_section(article))
+    for tag, attrs in parser.tags:
+        assert tag in ALLOWED_TAGS
+        assert not [key for key in attrs if key.startswith("on")]
+        href = (attrs.get("href") or "").strip().lower()
+        assert not href.startswith(("javascript:", "data:", "vbscript:"))
