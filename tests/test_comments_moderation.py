@@ -240,3 +240,13 @@ def test_an_anonymous_visitor_is_sent_to_the_admin_login(client):
     response = client.get(CHANGELIST)
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_approved_count_shows_on_the_article_and_on_listings(client):
+    article = make_article(title="Count me")
+    comments = [make_comment(article, status="pending") for _ in range(3)]
+    services.moderate(comments=comments, status="approved")
+    assert "3 Comments" in client.get(article.get_absolute_url()).text
+    assert "3 Comments" in client.get("/").text
+    services.moderate(comments=comments[:1], status="spam")
+    assert "2 Comments" in client.get("/").text
