@@ -86,6 +86,10 @@ class Comment(models.Model):
         "is confirmed).",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Set once a moderators' notice has listed the comment. A flag rather than
+    # "created after the last notice", which would miss a comment whose
+    # transaction committed after a notice that started later.
+    moderators_notified = models.BooleanField(default=False, editable=False)
 
     objects = CommentQuerySet.as_manager()
 

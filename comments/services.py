@@ -321,11 +321,12 @@ def send_moderator_notice() -> int:
     period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
     cache.set(NOTICE_SENT_KEY, timezone.now().timestamp(), timeout=period)
     cache.delete(NOTICE_DEFERRED_KEY)
-    last = ModeratorNotice.objects.order_by("-sent_at").first()
-    pending = Comment.objects.pending().select_related("article")
-    if last:
-        pending = pending.filter(created_at__gt=last.sent_at)
-    pending = list(pending.order_by("created_at")[:100])
+    pending = list(
+        Comment.objects.pending()
+        .filter(moderators_notified=False)
+        .select_related("article")
+        .order_by("created_at")[:100]
+    )
     recipients = moderator_addresses()
     if not pending or not recipients:
         return 0
@@ -345,6 +346,9 @@ def send_moderator_notice() -> int:
         f"[{settings.SITE_NAME}] {len(pending)} new comment(s) awaiting moderation"
     )
     send_mail(subject, body, None, recipients)
+    Comment.objects.filter(pk__in=[c.pk for c in pending]).update(
+        moderators_notified=True
+    )
     ModeratorNotice.objects.create(comment_count=len(pending))
     return len(pending)
 

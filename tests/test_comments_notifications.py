@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from comments import services
-from comments.models import Comment, FollowUpAddress
+from comments.models import Comment, FollowUpAddress, ModeratorNotice
 from comments.tasks import notify_moderators
 from tests.comments_helpers import post
 from tests.factories import make_article, make_comment
@@ -269,3 +269,17 @@ def test_a_forged_stop_link_changes_nothing(client):
     response = client.get("/comments/follow-ups/stop/not-a-token/")
     assert response.status_code == 400
     assert Comment.objects.filter(notify_replies=True).exists()
+
+
+def test_a_comment_older_than_the_last_notice_but_never_listed_is_reported():
+    # Its transaction committed after a notice that started later had run.
+    make_comment(
+        make_article(),
+        status=Comment.Status.PENDING,
+        created_at=timezone.now() - timedelta(minutes=5),
+        text="Slow transaction",
+    )
+    ModeratorNotice.objects.create()
+    assert services.send_moderator_notice() == 1
+    assert "Slow transaction" in mail.outbox[-1].body
+    assert services.send_moderator_notice() == 0
