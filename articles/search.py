@@ -14,12 +14,13 @@ import unicodedata
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Subquery, Value, When
 
 from articles.models import Article
 
 MAX_QUERY_LENGTH = 200
 MAX_WORDS = 12
+RANK_WINDOW = 1000
 SEARCH_CONFIG = "english"
 
 
@@ -73,10 +74,19 @@ def search_articles(query: str) -> QuerySet[Article]:
 def _postgres_search(articles, query):
     search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     vector = search_vector()
-    return (
+    # The index finds the matches; ranking needs each match's text parsed again.
+    # For a word in every story that is the whole archive, so only the newest
+    # RANK_WINDOW matches are ranked (and counted): a news search wants recent
+    # stories anyway.
+    newest_matches = (
         articles.alias(document=vector)
-        .annotate(rank=SearchRank(vector, search_query))
         .filter(document=search_query)
+        .order_by("-published_at", "-id")
+        .values("pk")[:RANK_WINDOW]
+    )
+    return (
+        Article.objects.filter(pk__in=Subquery(newest_matches))
+        .annotate(rank=SearchRank(vector, search_query))
         .order_by("-rank", "-published_at", "-id")
     )
 

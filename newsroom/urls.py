@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
 
-from articles.sitemaps import SITEMAPS, NewsSitemap
+from articles.sitemaps import SITEMAP_INDEX, SITEMAPS, NewsSitemap
 from articles.views import robots_txt
 from newsroom.health import healthz
 
@@ -16,10 +16,12 @@ urlpatterns = [
     path("comments/", include("comments.urls")),
     path("newsletter/", include("newsletter.urls")),
     path("robots.txt", robots_txt, name="robots"),
+    # sitemap.xml is an index of one sitemap per section (paged past
+    # Sitemap.limit URLs), the Google News one among them.
     path(
         "sitemap.xml",
-        sitemap_views.sitemap,
-        {"sitemaps": SITEMAPS},
+        sitemap_views.index,
+        {"sitemaps": SITEMAP_INDEX, "sitemap_url_name": "sitemap-section"},
         name="sitemap",
     ),
     path(
@@ -27,6 +29,12 @@ urlpatterns = [
         sitemap_views.sitemap,
         {"sitemaps": {"news": NewsSitemap}, "template_name": "sitemaps/news.xml"},
         name="news-sitemap",
+    ),
+    path(
+        "sitemap-<section>.xml",
+        sitemap_views.sitemap,
+        {"sitemaps": SITEMAPS},
+        name="sitemap-section",
     ),
     path("", include("articles.urls")),
 ]

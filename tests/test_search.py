@@ -194,3 +194,15 @@ def test_any_text_typed_in_the_box_gives_a_search_page(raw):
     assert "\x00" not in query and query == query.strip()
     response = Client().get("/search/", {"q": raw})
     assert response.status_code == 200
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_postgres_ranks_only_the_newest_matches(monkeypatch):
+    import articles.search
+
+    monkeypatch.setattr(articles.search, "RANK_WINDOW", 2)
+    make_article(title="Harvest harvest harvest", published_at=_ago(30))
+    make_article(title="Harvest one", published_at=_ago(2))
+    make_article(title="Harvest two", published_at=_ago(1))
+    titles = {article.title for article in search_articles("harvest")}
+    assert titles == {"Harvest one", "Harvest two"}

@@ -160,19 +160,43 @@ def test_the_500_page_needs_no_database(django_assert_num_queries):
     assert b"site.css" in response.content
 
 
-def test_the_sitemap_lists_published_pages_only(client, site):
+def test_the_sitemap_index_lists_every_section_and_the_news_sitemap(client, site):
+    root = ET.fromstring(client.get("/sitemap.xml").content)
+    locations = {loc.text for loc in root.iter(f"{SITEMAP}loc")}
+    assert locations == {
+        f"http://testserver/sitemap-{section}.xml"
+        for section in ("home", "articles", "categories", "authors", "tags", "news")
+    }
+
+
+def test_the_sitemaps_list_published_pages_only(client, site):
     make_article(slug="a-draft", status=Article.Status.DRAFT)
     make_article(slug="a-plan", published_at=timezone.now() + timedelta(days=1))
-    response = client.get("/sitemap.xml")
-    assert response.status_code == 200
-    root = ET.fromstring(response.content)
-    locations = [loc.text for loc in root.iter(f"{SITEMAP}loc")]
+    locations = []
+    for section in ("home", "articles", "categories", "authors", "tags"):
+        response = client.get(f"/sitemap-{section}.xml")
+        assert response.status_code == 200
+        root = ET.fromstring(response.content)
+        locations += [loc.text for loc in root.iter(f"{SITEMAP}loc")]
     assert "http://testserver/articles/museum-reopens/" in locations
     assert "http://testserver/category/culture/" in locations
     assert "http://testserver/author/hasmik/" in locations
     assert "http://testserver/tag/museums/" in locations
     assert "http://testserver/" in locations
     assert not [loc for loc in locations if "a-draft" in loc or "a-plan" in loc]
+
+
+def test_big_sitemaps_are_paged(client, monkeypatch):
+    from articles.sitemaps import ArticleSitemap
+
+    monkeypatch.setattr(ArticleSitemap, "limit", 2)
+    for _ in range(3):
+        make_article()
+    index = client.get("/sitemap.xml").content.decode()
+    assert "http://testserver/sitemap-articles.xml?p=2" in index
+    page_two = ET.fromstring(client.get("/sitemap-articles.xml?p=2").content)
+    assert len(page_two.findall(f"{SITEMAP}url")) == 1
+    assert client.get("/sitemap-nothing.xml").status_code == 404
 
 
 def test_the_news_sitemap_holds_the_last_two_days(client):

@@ -158,4 +158,4 @@ def test_a_tag_without_a_slug_is_shown_but_not_linked(client):
     html = response.content.decode()
     assert response.status_code == 200
     assert '<span class="tag">!!!</span>' in html
-    assert client.get("/sitemap.xml").status_code == 200
+    assert client.get("/sitemap-tags.xml").status_code == 200
