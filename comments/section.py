@@ -131,6 +131,9 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
                 roots.append(node)
         elif comment.parent_id in nodes:
             nodes[comment.parent_id].replies.append(node)
+        elif comment.thread_id in nodes:
+            # Its parent was trashed or marked spam: keep the reply in its thread.
+            nodes[comment.thread_id].replies.append(node)
     roots.sort(key=lambda n: (position.get(n.comment.pk, len(position)), n.comment.pk))
 
     is_open = comments_open(article)

@@ -71,9 +71,12 @@ def post_comment(request, article_id):
                 request, "comments/closed.html", {"article": article}, status=403
             )
         form.add_error(None, refused.message)
-        return _form_page(
+        response = _form_page(
             request, article, form, reply_to=parent, status=refused.status
         )
+        if refused.status == 429:
+            response["Retry-After"] = str(settings.COMMENTS_FLOOD_SECONDS)
+        return response
 
     response = HttpResponseRedirect(services.comment_url(comment), status=303)
     if comment.status != Comment.Status.APPROVED:

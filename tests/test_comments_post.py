@@ -215,6 +215,7 @@ def test_it_refuses_a_flood_from_one_ip_with_429(client):
     post(client, article, comment="First.", ip="192.0.2.50")
     response = post(client, article, comment="Second, too soon.", ip="192.0.2.50")
     assert response.status_code == 429
+    assert response["Retry-After"] == "15"
     assert "too quickly" in response.text
     assert "Second, too soon." in response.text
     assert Comment.objects.count() == 1

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as settings_hypothesis
 from hypothesis import strategies as st
 
+from comments import services
 from comments.models import Comment
 from comments.services import recount_comments
 from tests.comments_helpers import post, signed_cookie
@@ -162,6 +163,16 @@ def test_replies_to_a_hidden_comment_are_not_shown():
     recount_comments(article_ids=[article.pk])
     article.refresh_from_db()
     assert reply.pk not in comment_ids(render_section(article))
+
+
+def test_a_reply_whose_parent_was_hidden_stays_in_its_thread():
+    article = make_article()
+    root = make_comment(article)
+    middle = make_comment(article, parent=root)
+    orphan = make_comment(article, parent=middle)
+    services.moderate(comments=[middle], status=Comment.Status.SPAM)
+    article.refresh_from_db()
+    assert comment_ids(render_section(article)) == [root.pk, orphan.pk]
 
 
 def test_no_reply_link_at_the_deepest_level(settings):
