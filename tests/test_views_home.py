@@ -103,3 +103,27 @@ def test_the_home_page_stays_within_its_query_budget(
     with django_assert_max_num_queries(12):
         response = client.get("/")
     assert response.content.decode().count('class="category-row"') == 8
+
+
+def test_thumbnails_ask_for_small_renditions_and_load_lazily(client):
+    image = {
+        "image": "articles/x.jpg",
+        "image_alt": "x",
+        "image_width": 1200,
+        "image_height": 800,
+        "image_renditions": {"480": "r/x-480.webp", "1200": "r/x-1200.webp"},
+    }
+    make_article(title="Lead", published_at=_ago(1), **image)
+    make_article(title="Second", published_at=_ago(2), **image)
+    html = client.get("/").content.decode()
+    lead = html[
+        html.index('aria-label="Lead story"') : html.index('id="latest-heading"')
+    ]
+    latest = html[
+        html.index('id="latest-heading"') : html.index(
+            "</section>", html.index('id="latest-heading"')
+        )
+    ]
+    assert 'fetchpriority="high"' in lead and 'loading="lazy"' not in lead
+    assert 'sizes="6rem"' in latest and 'loading="lazy"' in latest
+    assert 'alt=""' in latest  # the headline beside it says what it is
