@@ -180,10 +180,14 @@ def make_renditions(
         resized = (
             image
             if width == image.width
-            else image.resize((width, height), Image.Resampling.LANCZOS)
+            # reducing_gap: a fast box reduction first, Lanczos for the last step.
+            else image.resize(
+                (width, height), Image.Resampling.LANCZOS, reducing_gap=2.0
+            )
         )
         buffer = io.BytesIO()
-        resized.save(buffer, "WEBP", quality=RENDITION_QUALITY, method=4)
+        # method=3: near the default's size at a little over half its time.
+        resized.save(buffer, "WEBP", quality=RENDITION_QUALITY, method=3)
         name = posixpath.join(folder, "r", f"{stem}-{width}.webp")
         renditions[str(width)] = storage.save(name, ContentFile(buffer.getvalue()))
     return renditions
