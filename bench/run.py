@@ -212,6 +212,19 @@ def count_queries(pages: list[Page], cache_available: bool) -> None:
                 page.cached_queries = len(queries)
 
 
+def sqlite_file_check(path: Path) -> str:
+    """Whether the SQLite file survived the load: its header, and quick_check."""
+    import sqlite3
+
+    with open(path, "rb") as file:
+        header = file.read(16)
+    if header != b"SQLite format 3\x00":
+        return f"SQLITE FILE DAMAGED after the load: header {header!r}"
+    with sqlite3.connect(path) as conn:
+        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+    return f"SQLite file after the load: quick_check {verdict}"
+
+
 def pick_static_file(static_root: Path) -> str:
     """The site's own stylesheet if it has one (the file every page loads), else
     the admin's."""
@@ -291,6 +304,12 @@ def main(argv=None) -> int:
         type=float,
         help="stop each newsletter send after this long (default 60; 15 --quick)",
     )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run ANALYZE on SQLite after the load (PostgreSQL always gets it), "
+        "to see what query-planner statistics change",
+    )
     parser.add_argument("--skip-load", action="store_true", help="no wrk runs")
     args = parser.parse_args(argv)
     if args.newsletter_seconds is None:
@@ -344,6 +363,12 @@ def main(argv=None) -> int:
         started = time.monotonic()
         data = ds.build(size, log=print)
         print(f"  built in {time.monotonic() - started:.0f} s", flush=True)
+        if args.analyze and not args.database_url:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            results.notes.append("SQLite: ANALYZE run after the load (--analyze)")
         for name, built in (
             ("comments", data.comments_built),
             ("subscribers", data.subscribers_built),
@@ -414,6 +439,9 @@ def main(argv=None) -> int:
                             args=args,
                         )
                     drive(results, server.url, loaded, cache=cache, args=args)
+
+        if database_path is not None:
+            results.notes.append(sqlite_file_check(database_path))
 
         if args.newsletter_url.lower() != "none":
             from bench import newsletter as nl
