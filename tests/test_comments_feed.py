@@ -59,3 +59,9 @@ def test_feed_links_point_at_the_comments_page(client, settings):
     body = client.get(f"/comments/feed/{article.slug}/").content.decode()
     assert f"{article.get_absolute_url()}?cpage=2#comment-{second.pk}" in body
     assert f"{article.get_absolute_url()}?cpage=2#comment-{reply.pk}" in body
+
+
+def test_the_comment_section_links_to_its_feed(client):
+    article = make_article()
+    page = client.get(article.get_absolute_url()).text
+    assert f'href="/comments/feed/{article.slug}/"' in page
