@@ -149,7 +149,12 @@ class ArticleAdmin(admin.ModelAdmin):
             return queryset
         user = request.user
         own = Article.objects.filter(Q(created_by=user) | Q(authors__user=user))
-        return queryset.filter(pk__in=own.values("pk"))
+        visible = Q(pk__in=own.values("pk"))
+        match = getattr(request, "resolver_match", None)
+        if match and match.url_name == "autocomplete":
+            # Picking related articles: anything readers can already see.
+            visible |= Q(pk__in=Article.objects.published().values("pk"))
+        return queryset.filter(visible)
 
     def get_object(self, request, object_id, from_field=None):
         # Look the article up among all articles, not only the writer's own, so

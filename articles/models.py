@@ -224,6 +224,15 @@ class Article(models.Model):
         verbose_name = "article"
         verbose_name_plural = "articles"
         permissions = [("publish_article", "Can publish articles")]
+        constraints = [
+            # published() compares published_at with now: a published row without
+            # a time would be invisible for ever. save() and clean() fill it in.
+            models.CheckConstraint(
+                condition=models.Q(status="draft")
+                | models.Q(published_at__isnull=False),
+                name="article_published_has_time",
+            ),
+        ]
         indexes = [
             # published(): every public listing filters on status and sorts by date.
             models.Index(

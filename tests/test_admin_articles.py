@@ -462,3 +462,21 @@ def test_writer_can_find_authors_for_the_byline(client, writer):
 
     assert response.status_code == 200
     assert [row["text"] for row in response.json()["results"]] == ["Writer Byline"]
+
+
+def test_writer_can_pin_any_published_article_as_related(client, writer, other_writer):
+    make_article(title="Tram line approved", created_by=other_writer)
+    draft_by(other_writer, title="Tram line secret draft")
+    client.force_login(writer)
+
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "articles",
+            "model_name": "article",
+            "field_name": "related_articles",
+            "term": "tram",
+        },
+    )
+
+    assert [row["text"] for row in response.json()["results"]] == ["Tram line approved"]

@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from articles.cache import public_pages_generation
@@ -179,3 +180,10 @@ def test_saving_an_article_invalidates_public_pages():
     article.save()
 
     assert public_pages_generation() > before
+
+
+def test_the_database_refuses_a_published_article_without_a_time():
+    article = make_article(status=Article.Status.DRAFT, published_at=None)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Article.objects.filter(pk=article.pk).update(status=Article.Status.PUBLISHED)
