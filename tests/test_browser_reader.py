@@ -118,9 +118,19 @@ STORIES = [
 ]
 
 
+_IMAGES = {}
+
+
 def _image(name, colour, text):
     """An original JPEG and WebP renditions, drawn with Pillow, stored as the
-    foundation's upload pipeline stores them."""
+    foundation's upload pipeline stores them. Made once per test session: the
+    files outlive the database flush between tests."""
+    if name not in _IMAGES:
+        _IMAGES[name] = _draw_image(name, colour, text)
+    return _IMAGES[name]
+
+
+def _draw_image(name, colour, text):
     original = Image.new("RGB", (1600, 1000), colour)
     draw = ImageDraw.Draw(original)
     for n in range(0, 1600, 80):
@@ -133,7 +143,7 @@ def _image(name, colour, text):
         f"articles/test/{name}.jpg", ContentFile(buffer.getvalue())
     )
     renditions = {}
-    for width in (480, 960, 1440):
+    for width in (480, 800, 1200):
         copy = original.resize((width, width * 1000 // 1600))
         buffer = io.BytesIO()
         copy.save(buffer, "WEBP", quality=70)
