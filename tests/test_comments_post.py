@@ -7,6 +7,9 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from articles.models import Article
 from comments.forms import TIMESTAMP_SALT
@@ -374,3 +377,23 @@ def test_a_browser_revalidating_its_copy_still_gets_its_pending_comment(client):
     response = client.get(article.get_absolute_url(), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert "Your comment is awaiting moderation" in response.text
+
+
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            key: st.text(max_size=300)
+            for key in ["name", "email", "url", "comment", "parent", "ts", "homepage"]
+        },
+    )
+)
+def test_whatever_is_posted_the_answer_is_a_redirect_or_a_clear_refusal(client, fields):
+    article = make_article()
+    response = post(client, article, **fields)
+    assert response.status_code in {303, 400, 429}
