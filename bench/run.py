@@ -59,6 +59,8 @@ class Page:
     cached_queries: int | None = None
     bytes: int | None = None
     status: int | None = None
+    # Median time of 5 requests one after another in-process, cache off.
+    server_ms: float | None = None
 
 
 @dataclass
@@ -200,6 +202,12 @@ def count_queries(pages: list[Page], cache_available: bool) -> None:
             page.status = response.status_code
             page.queries = len(queries)
             page.bytes = len(response.content)
+            timings = []
+            for _ in range(5):
+                started = time.perf_counter()
+                client.get(page.path)
+                timings.append((time.perf_counter() - started) * 1000)
+            page.server_ms = round(sorted(timings)[2], 1)
     if cache_available:
         from articles.cache import invalidate_public_pages
 
@@ -483,8 +491,8 @@ def render_table(results: Results) -> str:
     static = {load.connections: load for load in results.loads if load.cache == "-"}
     lines = [
         "| page | cache | conns | req/s | p50 ms | p99 ms | ratio to static "
-        "| SQL queries | bytes |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| SQL queries | bytes | ms in-process |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for load in results.loads:
         page = pages.get(load.page)
@@ -502,14 +510,15 @@ def render_table(results: Results) -> str:
             f"| {load.page} | {load.cache} | {load.connections} "
             f"| {_fmt(load.rps, ',.0f')}{errors} | {_fmt(load.p50_ms, '.1f')} "
             f"| {_fmt(load.p99_ms, '.1f')} | {_fmt(ratio, '.2f')} "
-            f"| {_fmt(queries)} | {_fmt(page.bytes if page else None, ',')} |"
+            f"| {_fmt(queries)} | {_fmt(page.bytes if page else None, ',')} "
+            f"| {_fmt(page.server_ms if page and load.cache == 'off' else None)} |"
         )
     measured = {load.page for load in results.loads}
     for name, page in pages.items():
         if name not in measured:
             lines.append(
                 f"| {name} | off | - | not loaded | | | | {_fmt(page.queries)} "
-                f"| {_fmt(page.bytes, ',')} |"
+                f"| {_fmt(page.bytes, ',')} | {_fmt(page.server_ms)} |"
             )
     return "\n".join(lines)
 

@@ -98,7 +98,7 @@ def test_the_report_prints_every_page_and_every_budget():
         article_weight=120 * 1024,
     )
     results.pages = [
-        Page("home", "/", queries=7, cached_queries=0, bytes=30_000),
+        Page("home", "/", queries=7, cached_queries=0, bytes=30_000, server_ms=12.5),
         Page("article (50 comments)", "/articles/a/", queries=12, bytes=80_000),
     ]
     results.loads = [
@@ -113,7 +113,9 @@ def test_the_report_prints_every_page_and_every_budget():
     ]
     report = render_report(results)
 
-    assert "| home | off | 16 | 300 | 40.0 | 90.0 | 0.06 | 7 | 30,000 |" in report
+    assert (
+        "| home | off | 16 | 300 | 40.0 | 90.0 | 0.06 | 7 | 30,000 | 12.5 |" in report
+    )
     assert "| article (50 comments) | on | 16 | 4,000 |" in report
     verdicts = {label: verdict for label, _, verdict in budgets(results)}
     assert verdicts["article uncached >= 400 req/s (16 conns)"] == "missed"
