@@ -157,6 +157,7 @@ def test_the_500_page_needs_no_database(django_assert_num_queries):
         response = server_error(request)
     assert response.status_code == 500
     assert b"Something went wrong" in response.content
+    assert b'class="site-title" href="/">Newsroom</a>' in response.content
     assert b"site.css" in response.content
 
 

@@ -104,6 +104,12 @@ def canonical_url(context):
 
 
 @register.simple_tag
+def site_name():
+    """For templates rendered without context processors (500.html)."""
+    return settings.SITE_NAME
+
+
+@register.simple_tag
 def site_logo_url():
     return absolute_url(static("articles/logo.png"))
 
