@@ -64,11 +64,8 @@ def test_it_answers_503_naming_the_database_without_a_stack_trace(client):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
-    assert body["checks"]["database"] == {
-        "ok": False,
-        "error": "OperationalError",
-        "ms": body["checks"]["database"]["ms"],
-    }
+    database = body["checks"]["database"]
+    assert (database["ok"], database["error"]) == (False, "OperationalError")
     assert body["checks"]["cache"]["ok"] is True
     assert "Traceback" not in response.content.decode()
     assert "10.0.0.5" not in response.content.decode()
@@ -81,11 +78,8 @@ def test_it_answers_503_when_the_cache_is_down(client):
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["cache"] == {
-        "ok": False,
-        "error": "ConnectionError",
-        "ms": response.json()["checks"]["cache"]["ms"],
-    }
+    cache = response.json()["checks"]["cache"]
+    assert (cache["ok"], cache["error"]) == (False, "ConnectionError")
 
 
 def test_it_refuses_posts(client):
