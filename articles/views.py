@@ -241,6 +241,7 @@ def category_detail(request, slug):
         {
             "category": category,
             "page": page,
+            "hide_card_category": True,
             "feed_url": reverse("articles:category_feed", args=[category.slug]),
             "atom_url": reverse("articles:category_atom", args=[category.slug]),
         },

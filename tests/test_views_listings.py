@@ -159,3 +159,15 @@ def test_a_tag_without_a_slug_is_shown_but_not_linked(client):
     assert response.status_code == 200
     assert '<span class="tag">!!!</span>' in html
     assert client.get("/sitemap-tags.xml").status_code == 200
+
+
+def test_cards_on_a_category_page_do_not_repeat_the_category(client):
+    category = make_category(name="Sport", slug="sport")
+    make_article(category=category)
+    html = client.get("/category/sport/").content.decode()
+    assert 'class="kicker"><a href="/category/sport/"' not in html
+    make_article(category=category, tags=["derby"])
+    assert (
+        'class="kicker"><a href="/category/sport/"'
+        in client.get("/tag/derby/").content.decode()
+    )
