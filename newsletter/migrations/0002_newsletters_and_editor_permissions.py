@@ -34,9 +34,12 @@ def create_newsletters_and_permissions(apps, schema_editor):
 
     # Permissions are normally made after `migrate` finishes; make ours now.
     app_config = apps.get_app_config("newsletter")
+    previous = getattr(app_config, "models_module", None)
     app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = previous
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -1,0 +1,176 @@
+"""
+Measure newsletter sending: emails per second and worker memory.
+
+    .venv/bin/python newsletter/bench_sending.py --subscribers 20000 --workers 1
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/newsroom_bench_nl \
+        .venv/bin/python newsletter/bench_sending.py --subscribers 100000 --workers 2
+
+It builds a scratch database (a temporary SQLite file, or the PostgreSQL database
+named by DATABASE_URL, which it empties first), starts an aiosmtpd server that
+accepts everything in another process, creates the subscribers and an issue of
+five articles, queues the send (deliveries + batch tasks), then runs `--workers`
+real `manage.py db_worker --batch` processes and reports the rate and each
+worker's peak RSS. bench/ runs it as part of the budgets.
+"""
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SINK = """
+import asyncio, signal, sys, threading
+from aiosmtpd.controller import Controller
+
+class Sink:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        Sink.count += 1
+        return "250 OK"
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+print("ready", flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+controller.stop()
+print(Sink.count, flush=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "newsroom.settings",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key"),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "NEWSLETTER_BATCH_SIZE": str(args.batch_size),
+        "LOG_LEVEL": "WARNING",
+    }
+    if not env.get("DATABASE_URL"):
+        env["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", verbosity=0)
+
+    from articles.models import Article, Category
+    from newsletter import services
+    from newsletter.models import Issue, IssueArticle, Newsletter, Subscriber
+
+    newsletter = Newsletter.objects.create(name="Bench", slug="bench")
+    Through = Subscriber.newsletters.through
+    chunk = 5000
+    for start in range(0, args.subscribers, chunk):
+        people = Subscriber.objects.bulk_create(
+            Subscriber(email=f"reader{n}@example.org", status="confirmed")
+            for n in range(start, min(start + chunk, args.subscribers))
+        )
+        Through.objects.bulk_create(
+            Through(subscriber_id=p.pk, newsletter_id=newsletter.pk) for p in people
+        )
+    category = Category.objects.create(name="Town", slug="town")
+    issue = Issue.objects.create(
+        newsletter=newsletter, subject="Benchmark issue", preheader="Five stories"
+    )
+    for n in range(5):
+        article = Article.objects.create(
+            title=f"Story number {n} about the harbour and the hills",
+            slug=f"story-{n}",
+            category=category,
+            excerpt="A paragraph summing the story up for the email. " * 3,
+            status="published",
+            published_at=django.utils.timezone.now(),
+        )
+        IssueArticle.objects.create(issue=issue, article=article, position=n)
+
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout.readline().strip() == "ready"
+    try:
+        queued_at = time.perf_counter()
+        total = services.start_sending(issue=issue)
+        queue_seconds = time.perf_counter() - queued_at
+        connection.close()
+
+        started = time.perf_counter()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--batch"]
+                + ["--queue-name", "newsletter", "--no-startup-delay", "--no-reload"]
+                + ["-v", "0", "--skip-checks"],
+                cwd=ROOT,
+                env=env,
+            )
+            for _ in range(args.workers)
+        ]
+        for worker in workers:
+            worker.wait()
+        seconds = time.perf_counter() - started
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    finally:
+        sink.terminate()
+        received = int(sink.communicate(timeout=30)[0].strip() or 0)
+
+    progress = Issue.objects.get(pk=issue.pk).progress()
+    print(
+        json.dumps(
+            {
+                "database": connection.vendor,
+                "subscribers": args.subscribers,
+                "workers": args.workers,
+                "batch_size": args.batch_size,
+                "queue_seconds": round(queue_seconds, 2),
+                "send_seconds": round(seconds, 2),
+                "emails_per_second": round(progress["sent"] / seconds, 1),
+                "sent": progress["sent"],
+                "received_by_smtp": received,
+                "recipients": total,
+                "peak_worker_rss_mb": round(peak_rss_mb, 1),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The sign-up box in a real browser: works without JavaScript, passes axe."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core import mail
+from django.core.cache import cache
+
+from newsletter.models import Subscriber
+from tests.conftest import save_screenshot
+from tests.factories import make_article, make_newsletter
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def no_js_page(browser):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def violations(page):
+    return [v["id"] for v in Axe().run(page).response["violations"]]
+
+
+def test_signing_up_from_an_article_page_without_javascript(live_server, no_js_page):
+    cache.clear()
+    make_newsletter(name="Morning Briefing", is_default=True)
+    make_newsletter(name="Night Owl")
+    article = make_article(title="Lighthouse keeper retires")
+    page = no_js_page
+
+    page.goto(live_server.url + article.get_absolute_url())
+    box = page.locator(".newsletter-box")
+    assert box.get_by_role("heading", name="Sign Up for Our Newsletters").is_visible()
+    assert box.get_by_label("Morning Briefing").is_checked()
+    assert not box.get_by_label("Night Owl").is_checked()
+    box.get_by_label("Email address").fill("Keeper@Example.org")
+    box.get_by_role("button", name="Sign up").click()
+
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    subscriber = Subscriber.objects.get()
+    assert subscriber.email == "keeper@example.org"
+    assert subscriber.consent_source.endswith(article.get_absolute_url())
+    assert len(mail.outbox) == 1
+    save_screenshot(page, "newsletter-check-inbox")
+
+
+def test_newsletter_pages_pass_axe(live_server, page):
+    cache.clear()
+    make_newsletter(name="Morning Briefing", description="Every morning.")
+    page.goto(live_server.url + "/newsletter/")
+    assert violations(page) == []
+    # The error state: a malformed address, kept in the field.
+    page.locator("#nl-email").fill("not-an-address")
+    page.locator("main").get_by_role("button", name="Sign up").click()
+    assert page.locator("#nl-email").input_value() == "not-an-address"
+    assert page.get_by_text("Enter a complete email address").is_visible()
+    assert violations(page) == []
+    save_screenshot(page, "newsletter-page-error")
