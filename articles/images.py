@@ -193,6 +193,7 @@ def make_renditions(
     return renditions
 
 
-def delete_renditions(renditions: dict[str, str], *, storage: Storage) -> None:
-    for name in renditions.values():
+def delete_files(names, *, storage: Storage) -> None:
+    """Remove replaced originals and renditions; a file already gone is fine."""
+    for name in names:
         storage.delete(name)

@@ -271,7 +271,9 @@ class Article(models.Model):
             self.published_at = timezone.now()
             if touched is not None:
                 touched.add("published_at")
+        replaced_files = []
         if touches("image"):
+            replaced_files = self._stored_image_files()
             self._prepare_image()
             if touched is not None:
                 touched.update({"image_width", "image_height", "image_renditions"})
@@ -294,6 +296,8 @@ class Article(models.Model):
                 )
             # A live slug always wins over a redirect that used to own it.
             SlugRedirect.objects.filter(old_slug=self.slug).delete()
+        if replaced_files:
+            self._delete_files_after_commit(replaced_files)
         _invalidate_public_pages()
 
     def get_absolute_url(self):
@@ -318,9 +322,38 @@ class Article(models.Model):
         )
 
     def delete(self, *args, **kwargs):
+        files = self._stored_image_files(replacing_only=False)
         result = super().delete(*args, **kwargs)
+        if files:
+            self._delete_files_after_commit(files, keep_current=False)
         _invalidate_public_pages()
         return result
+
+    def _stored_image_files(self, *, replacing_only=True):
+        """Storage names of the stored image and its renditions. With
+        `replacing_only`, only when a new image (or none) is about to replace them."""
+        if not self.pk:
+            return []
+        if replacing_only and self.image and self.image._committed:
+            return []
+        row = (
+            Article.objects.filter(pk=self.pk)
+            .values("image", "image_renditions")
+            .first()
+        )
+        if not row or not row["image"]:
+            return []
+        return [row["image"], *row["image_renditions"].values()]
+
+    def _delete_files_after_commit(self, names, *, keep_current=True):
+        # After commit: a rolled-back save must not lose the files its row
+        # still points to.
+        storage = self.image.storage
+        keep = set()
+        if keep_current:
+            keep = {self.image.name, *self.image_renditions.values()}
+        stale = [name for name in names if name and name not in keep]
+        transaction.on_commit(lambda: images.delete_files(stale, storage=storage))
 
     @property
     def is_published(self):

@@ -252,3 +252,54 @@ def test_saving_again_does_not_reprocess_the_image():
     article.save()
 
     assert article.image_renditions == renditions
+
+
+@pytest.mark.django_db
+def test_replacing_the_image_removes_the_old_files_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    article = make_article(
+        image=ContentFile(image_bytes(size=(900, 500)), name="first.jpg"),
+        image_alt="First",
+    )
+    old_files = [article.image.name, *article.image_renditions.values()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article.image = ContentFile(image_bytes(size=(900, 500)), name="second.jpg")
+        article.save()
+
+    assert not any(default_storage.exists(name) for name in old_files)
+    assert default_storage.exists(article.image.name)
+    assert all(default_storage.exists(n) for n in article.image_renditions.values())
+
+
+@pytest.mark.django_db
+def test_an_unchanged_image_is_kept_when_the_article_is_saved(
+    django_capture_on_commit_callbacks,
+):
+    article = make_article(
+        image=ContentFile(image_bytes(size=(900, 500)), name="keep.jpg"),
+        image_alt="Keep",
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article.title = "Edited"
+        article.save()
+
+    assert default_storage.exists(article.image.name)
+
+
+@pytest.mark.django_db
+def test_deleting_an_article_removes_its_image_files(
+    django_capture_on_commit_callbacks,
+):
+    article = make_article(
+        image=ContentFile(image_bytes(size=(900, 500)), name="gone.jpg"),
+        image_alt="Gone",
+    )
+    files = [article.image.name, *article.image_renditions.values()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article.delete()
+
+    assert not any(default_storage.exists(name) for name in files)
