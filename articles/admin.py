@@ -27,10 +27,7 @@ def can_publish(user) -> bool:
 
 
 def is_own_article(user, article: Article) -> bool:
-    """Whether `user` created the article or writes under one of its bylines."""
-    if article.created_by_id == user.pk:
-        return True
-    return article.authors.filter(user=user).exists()
+    return article.is_owned_by(user)
 
 
 class StatusFilter(admin.SimpleListFilter):

@@ -329,6 +329,23 @@ class Article(models.Model):
         _invalidate_public_pages()
         return result
 
+    def is_owned_by(self, user) -> bool:
+        """Whether `user` created the article or writes under one of its bylines."""
+        if user.pk is None:
+            return False
+        if self.created_by_id == user.pk:
+            return True
+        return self.authors.filter(user=user).exists()
+
+    def can_be_previewed_by(self, user) -> bool:
+        """Whether `user` may see this article before it is published: editors
+        (who may publish) see every article; writers only their own."""
+        if not user.is_active or not user.is_staff:
+            return False
+        if user.has_perm("articles.publish_article"):
+            return True
+        return user.has_perm("articles.view_article") and self.is_owned_by(user)
+
     def _stored_image_files(self, *, replacing_only=True):
         """Storage names of the stored image and its renditions. With
         `replacing_only`, only when a new image (or none) is about to replace them."""

@@ -2,14 +2,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from articles.cache import public_pages_generation
 from articles.models import Article, SlugRedirect, make_excerpt
-from tests.factories import ensure_roles, make_article, make_category
+from tests.factories import (
+    ensure_roles,
+    make_article,
+    make_author,
+    make_category,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +193,39 @@ def test_the_database_refuses_a_published_article_without_a_time():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Article.objects.filter(pk=article.pk).update(status=Article.Status.PUBLISHED)
+
+
+# Who may see an article before readers do
+
+
+def test_an_editor_may_preview_any_draft():
+    editor = make_staff("editor", "Editors")
+    draft = make_article(status=Article.Status.DRAFT, published_at=None)
+
+    assert draft.can_be_previewed_by(editor)
+
+
+def test_a_writer_may_preview_their_own_draft_or_bylined_one():
+    writer = make_staff("writer", "Writers")
+    byline = make_author(user=writer)
+    created = make_article(status="draft", published_at=None, created_by=writer)
+    bylined = make_article(status="draft", published_at=None, authors=[byline])
+
+    assert created.can_be_previewed_by(writer)
+    assert bylined.can_be_previewed_by(writer)
+
+
+def test_a_writer_may_not_preview_another_writers_draft():
+    writer = make_staff("writer", "Writers")
+    other = make_staff("other", "Writers")
+    draft = make_article(status="draft", published_at=None, created_by=other)
+
+    assert not draft.can_be_previewed_by(writer)
+
+
+def test_readers_and_inactive_staff_may_not_preview():
+    editor = make_staff("editor", "Editors", is_active=False)
+    draft = make_article(status="draft", published_at=None, created_by=editor)
+
+    assert not draft.can_be_previewed_by(AnonymousUser())
+    assert not draft.can_be_previewed_by(editor)
