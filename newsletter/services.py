@@ -268,6 +268,29 @@ def send_due_issues() -> list[Issue]:
     return started
 
 
+def resume_stalled_sends() -> dict[int, dict]:
+    """For issues still sending: apply the crash rule (sending.recover_stale) to
+    rows of workers presumed dead and queue batch tasks for what is pending. Safe
+    to run at any time (from cron via `send_issue --due`): live workers' rows are
+    left alone and extra batch tasks find nothing to do."""
+    from .sending import finish_if_done, recover_stale
+
+    report = {}
+    for issue_id in Issue.objects.filter(status=Issue.Status.SENDING).values_list(
+        "pk", flat=True
+    ):
+        recovered = recover_stale(issue_id)
+        pending = Delivery.objects.filter(
+            issue_id=issue_id, status=Delivery.Status.PENDING
+        ).count()
+        if pending:
+            enqueue_batches(issue_id=issue_id, count=pending)
+        else:
+            finish_if_done(issue_id)
+        report[issue_id] = {**recovered, "pending": pending}
+    return report
+
+
 def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list[str]:
     """Build and send today's digest of each daily-digest newsletter, if there are
     new articles. Idempotent per day: a second run finds the day's issue and

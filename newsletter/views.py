@@ -96,9 +96,8 @@ def confirm(request, token):
         return _invalid_link(request, expired=False)
     if request.method == "POST":
         services.confirm(subscriber=subscriber)
-        return redirect(
-            "newsletter:preferences", token=make_manage_token(subscriber.pk)
-        )
+        url = reverse("newsletter:preferences", args=[make_manage_token(subscriber.pk)])
+        return redirect(f"{url}?confirmed=1")
     return render(
         request,
         "newsletter/confirm.html",
@@ -142,6 +141,8 @@ def preferences(request, token):
             "form": form,
             "subscriber": subscriber,
             "saved": saved,
+            "just_confirmed": request.GET.get("confirmed") == "1"
+            and subscriber.status == Subscriber.Status.CONFIRMED,
             "subscribed": subscriber.status == Subscriber.Status.CONFIRMED,
             "unsubscribe_url": reverse("newsletter:unsubscribe", args=[token]),
         },

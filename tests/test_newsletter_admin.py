@@ -281,3 +281,29 @@ def test_a_writer_cannot_see_subscribers(client, writer, newsletter):
     client.force_login(writer)
     response = client.get(reverse("admin:newsletter_subscriber_changelist"))
     assert response.status_code == 403
+
+
+@pytest.mark.browser
+def test_the_send_buttons_work_in_a_browser(live_server, page, transactional_db):
+    """The extra buttons sit inside the change form but submit their own forms."""
+    roles.create_newsletters_and_permissions(apps, None)
+    editor = staff("editor", Group.objects.get(name="Editors"))
+    editor.set_password("pw-for-the-browser")
+    editor.save()
+    newsletter = make_newsletter(name="Evening Edition")
+    issue = make_issue(newsletter, subject="Browser issue")
+    make_article(title="Fresh from the press")
+
+    page.goto(live_server.url + reverse("admin:login"))
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", "pw-for-the-browser")
+    page.click("input[type=submit]")
+    page.goto(
+        live_server.url + reverse("admin:newsletter_issue_change", args=[issue.pk])
+    )
+
+    page.get_by_role("button", name="Fill with articles published since").click()
+    assert page.get_by_text("1 articles added.").is_visible()
+    page.get_by_role("button", name="Send a test to editor@newsroom.example").click()
+    assert page.get_by_text("Test sent to editor@newsroom.example.").is_visible()
+    assert [m.subject for m in mail.outbox] == ["[Test] Browser issue"]

@@ -43,7 +43,8 @@ def test_opening_the_confirmation_link_only_shows_a_button(client, pending):
 
 def test_pressing_the_button_confirms_and_welcomes_once(client, pending):
     path = confirm_path(pending)
-    assert client.post(path).status_code == 302
+    response = client.post(path, follow=True)
+    assert b"Your subscription is confirmed" in response.content
     assert client.post(path).status_code == 302
     pending.refresh_from_db()
     assert pending.status == Subscriber.Status.CONFIRMED

@@ -347,3 +347,31 @@ def test_two_workers_claim_disjoint_batches(settings):
     assert not a & b
     assert len(a | b) == 400
     assert a and b  # both took part
+
+
+def test_the_due_sweep_requeues_a_send_whose_worker_died(newsletter, issue, settings):
+    settings.TASKS = DUMMY_TASKS
+    subscribers = [make_subscriber(newsletter) for _ in range(4)]
+    services.start_sending(issue=issue)
+    with (
+        mock.patch.object(sending._Batch, "release_unsent"),
+        mock.patch.object(sending._Batch, "flush"),
+        pytest.raises(WorkerKilled),
+    ):
+        sending.send_batch(issue.pk, worker="dead", connection=CrashAfter(1))
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default", "newsletter"],
+        }
+    }
+    settings.NEWSLETTER_STALE_CLAIM_AFTER = 0
+
+    call_command("send_issue", "--due", stdout=mock.Mock())
+
+    counts = issue.progress()
+    assert (counts["sent"], counts["in_doubt"]) == (3, 1)
+    in_doubt = Delivery.objects.get(status=Delivery.Status.IN_DOUBT).subscriber
+    assert recipients() == {s.email: 1 for s in subscribers if s != in_doubt}
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT

@@ -3,7 +3,8 @@ Send or resume an issue from the shell, with a progress bar.
 
     manage.py send_issue 12             # start sending issue 12 from this process
     manage.py send_issue 12 --resume    # finish an interrupted send
-    manage.py send_issue --due          # start scheduled issues whose time has come
+    manage.py send_issue --due          # start scheduled issues whose time has
+                                        # come, and requeue stalled sends (cron)
 
 A resume first applies the crash rule of newsletter/sending.py to rows older than
 --stale-after seconds: claimed-but-unsent rows go back to the queue, rows caught
@@ -47,7 +48,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--due",
             action="store_true",
-            help="Start every scheduled issue whose time has come.",
+            help="Start every scheduled issue whose time has come, and queue "
+            "again the pending rows of sends whose workers died.",
         )
         parser.add_argument(
             "--dry-run",
@@ -74,6 +76,11 @@ class Command(BaseCommand):
                 return
             for issue in services.send_due_issues():
                 self.stdout.write(f"Started issue {issue.pk}: {issue}")
+            for issue_id, counts in services.resume_stalled_sends().items():
+                self.stdout.write(
+                    f"Issue {issue_id}: {counts['pending']} pending queued again, "
+                    f"{counts['in_doubt']} newly in doubt."
+                )
             return
         if issue_id is None:
             raise CommandError("Give an issue id, or --due.")
