@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from articles.models import User
 from newsletter.models import Delivery, Issue, Subscriber
@@ -303,7 +304,7 @@ def test_the_send_buttons_work_in_a_browser(live_server, page, transactional_db)
     )
 
     page.get_by_role("button", name="Fill with articles published since").click()
-    assert page.get_by_text("1 articles added.").is_visible()
+    expect(page.get_by_text("1 articles added.")).to_be_visible()
     page.get_by_role("button", name="Send a test to editor@newsroom.example").click()
-    assert page.get_by_text("Test sent to editor@newsroom.example.").is_visible()
+    expect(page.get_by_text("Test sent to editor@newsroom.example.")).to_be_visible()
     assert [m.subject for m in mail.outbox] == ["[Test] Browser issue"]

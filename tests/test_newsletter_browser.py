@@ -4,6 +4,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from newsletter.models import Subscriber
 from tests.conftest import save_screenshot
@@ -42,7 +43,7 @@ def test_signing_up_from_an_article_page_without_javascript(live_server, no_js_p
     box.get_by_label("Email address").fill("Keeper@Example.org")
     box.get_by_role("button", name="Sign up").click()
 
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     subscriber = Subscriber.objects.get()
     assert subscriber.email == "keeper@example.org"
     assert subscriber.consent_source.endswith(article.get_absolute_url())
@@ -59,6 +60,6 @@ def test_newsletter_pages_pass_axe(live_server, page):
     page.locator("#nl-email").fill("not-an-address")
     page.locator("main").get_by_role("button", name="Sign up").click()
     assert page.locator("#nl-email").input_value() == "not-an-address"
-    assert page.get_by_text("Enter a complete email address").is_visible()
+    expect(page.get_by_text("Enter a complete email address")).to_be_visible()
     assert violations(page) == []
     save_screenshot(page, "newsletter-page-error")
