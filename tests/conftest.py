@@ -59,5 +59,12 @@ def save_screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under screenshots/ (git ignores it)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # A full-page picture never scrolls, so lazy images below the fold would show
+    # as empty boxes: load them all first, as a reader scrolling down would.
+    page.evaluate(
+        "document.querySelectorAll('img[loading=lazy]')"
+        ".forEach(image => { image.loading = 'eager'; })"
+    )
+    page.wait_for_function("[...document.images].every(image => image.complete)")
     page.screenshot(path=str(path), full_page=True)
     return path

@@ -15,8 +15,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from articles.management.commands.seed_demo import demo_image
 from articles.models import Article
 from tests.conftest import save_screenshot
 from tests.factories import make_article, make_author, make_category
@@ -132,29 +133,23 @@ def _image(name, colour, text):
 
 
 def _draw_image(name, colour, text):
-    original = Image.new("RGB", (1600, 1000), colour)
-    draw = ImageDraw.Draw(original)
-    for n in range(0, 1600, 80):
-        draw.line([(n, 1000), (n + 500, 0)], fill="#ffffff", width=3)
-    draw.rectangle([(80, 760), (1520, 920)], fill="#00000088")
-    draw.text((110, 800), text, fill="#ffffff")
-    buffer = io.BytesIO()
-    original.save(buffer, "JPEG", quality=80)
-    stored = default_storage.save(
-        f"articles/test/{name}.jpg", ContentFile(buffer.getvalue())
-    )
+    # The demo newsroom's own picture maker, so screenshots look like `make run`.
+    jpeg = demo_image(text, colour, "#1b1f3b", seed=name)
+    original = Image.open(io.BytesIO(jpeg))
+    width, height = original.size
+    stored = default_storage.save(f"articles/test/{name}.jpg", ContentFile(jpeg))
     renditions = {}
-    for width in (480, 800, 1200):
-        copy = original.resize((width, width * 1000 // 1600))
+    for rendition in (480, 800, 1200):
+        copy = original.resize((rendition, rendition * height // width))
         buffer = io.BytesIO()
         copy.save(buffer, "WEBP", quality=70)
-        renditions[str(width)] = default_storage.save(
-            f"articles/test/r/{name}-{width}.webp", ContentFile(buffer.getvalue())
+        renditions[str(rendition)] = default_storage.save(
+            f"articles/test/r/{name}-{rendition}.webp", ContentFile(buffer.getvalue())
         )
     return {
         "image": stored,
-        "image_width": 1600,
-        "image_height": 1000,
+        "image_width": width,
+        "image_height": height,
         "image_renditions": renditions,
     }
 
