@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Subquery, Value, When
 
 from articles.models import Article
+from articles.validators import replace_control_characters
 
 MAX_QUERY_LENGTH = 200
 MAX_WORDS = 12
@@ -29,10 +30,7 @@ def normalise_query(raw: str | None) -> str:
     text is stored in), control and format characters removed (PostgreSQL
     refuses NUL), whitespace collapsed, and cut to a sensible length."""
     text = unicodedata.normalize("NFC", raw or "")
-    text = "".join(
-        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
-        for ch in text
-    )
+    text = replace_control_characters(text, " ")
     text = re.sub(r"\s+", " ", text).strip()
     return text[:MAX_QUERY_LENGTH].strip()
 

@@ -3,7 +3,14 @@ import time
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+
+from articles.validators import (
+    normalise_line,
+    normalise_text,
+    validate_no_control_characters,
+)
 
 TIMESTAMP_SALT = "comments.form-timestamp"
 
@@ -19,9 +26,15 @@ class CommentForm(forms.Form):
     comment is then kept as spam, so a bot learns nothing."""
 
     name = forms.CharField(label="Name", max_length=100)
-    email = forms.EmailField(label="Email", max_length=254)
+    email = forms.EmailField(
+        label="Email", max_length=254, validators=[validate_no_control_characters]
+    )
     url = forms.URLField(
-        label="Website", max_length=200, required=False, assume_scheme="https"
+        label="Website",
+        max_length=200,
+        required=False,
+        assume_scheme="https",
+        validators=[validate_no_control_characters],
     )
     comment = forms.CharField(label="Comment", widget=forms.Textarea, strip=True)
     parent = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -53,7 +66,18 @@ class CommentForm(forms.Form):
             self.initial.setdefault("ts", form_timestamp())
 
     def clean_name(self):
-        return " ".join(self.cleaned_data["name"].split())
+        return self._required(normalise_line(self.cleaned_data["name"]), "name")
+
+    def clean_comment(self):
+        return self._required(normalise_text(self.cleaned_data["comment"]), "comment")
+
+    def _required(self, value: str, field: str) -> str:
+        # Only invisible characters were typed: to the reader the field looks empty.
+        if not value:
+            raise ValidationError(
+                self.fields[field].error_messages["required"], code="required"
+            )
+        return value
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()

@@ -1,5 +1,7 @@
 from django import forms
 
+from articles.validators import normalise_line, validate_no_control_characters
+
 from .models import Newsletter, normalize_email
 
 
@@ -7,6 +9,7 @@ class SignupForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
+        validators=[validate_no_control_characters],
         error_messages={
             "required": "Enter your email address.",
             "invalid": "Enter a complete email address, like name@example.com.",
@@ -24,6 +27,9 @@ class SignupForm(forms.Form):
 
     def clean_email(self):
         return normalize_email(self.cleaned_data["email"])
+
+    def clean_source(self):
+        return normalise_line(self.cleaned_data["source"])
 
     def is_spam(self) -> bool:
         return bool(self.data.get("website"))

@@ -276,6 +276,58 @@ def test_name_email_and_comment_are_required(client, blank):
     assert not Comment.objects.exists()
 
 
+def test_it_stores_the_name_without_control_or_bidi_characters(client):
+    post(client, make_article(), name=" Ana\x1bhit\x07 \u202eSargsyan\u200b\t")
+    assert Comment.objects.get().author_name == "Anahit Sargsyan"
+
+
+def test_a_name_of_only_invisible_characters_is_required(client):
+    response = post(client, make_article(), name="\u200b\u202e\x07")
+    assert response.status_code == 400
+    assert (
+        '<span id="name-errors" class="field-error">This field is required.</span>'
+        in response.text
+    )
+    assert not Comment.objects.exists()
+
+
+def test_it_refuses_a_website_with_control_characters_and_keeps_it(client):
+    url = "https://mine.example/\u202egpj.exe"
+    response = post(client, make_article(), url=url, comment="Kept as typed.")
+    assert response.status_code == 400
+    assert (
+        '<span id="url-errors" class="field-error">This contains hidden control or '
+        "formatting characters. Please type it again.</span>" in response.text
+    )
+    assert f'value="{url}"' in response.text
+    assert "Kept as typed." in response.text
+    assert not Comment.objects.exists()
+
+
+def test_it_refuses_an_email_address_with_bidi_characters(client):
+    response = post(client, make_article(), email="anahit@exa\u202emple.org")
+    assert response.status_code == 400
+    assert "hidden control or formatting characters" in response.text
+    assert not Comment.objects.exists()
+
+
+def test_the_comment_keeps_its_line_breaks_and_loses_other_controls(client):
+    post(client, make_article(), comment="One\x1b[2J\r\n\r\nTwo\tthree\u202e")
+    comment = Comment.objects.get()
+    assert comment.text == "One[2J\n\nTwo three"
+    assert "<p>One[2J</p>" in comment.html
+
+
+def test_a_comment_of_only_invisible_characters_is_required(client):
+    response = post(client, make_article(), comment="\x07\u200b\r\n")
+    assert response.status_code == 400
+    assert (
+        '<span id="comment-errors" class="field-error">This field is required.</span>'
+        in response.text
+    )
+    assert not Comment.objects.exists()
+
+
 def test_comments_closed_on_the_article_refuse_a_post(client):
     article = make_article(comments_enabled=False)
     response = post(client, article)

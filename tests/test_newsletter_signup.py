@@ -191,6 +191,23 @@ def test_a_malformed_address_is_refused_and_kept_in_the_field(client, digest):
     assert not Subscriber.objects.exists()
 
 
+def test_an_address_with_hidden_characters_is_refused_and_kept(client, digest):
+    response = sign_up(client, "reader@exa\u202emple.org", digest)
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert (
+        "This contains hidden control or formatting characters. Please type it again."
+        in content
+    )
+    assert 'value="reader@exa\u202emple.org"' in content
+    assert not Subscriber.objects.exists()
+
+
+def test_the_consent_record_keeps_no_control_characters(client, digest):
+    sign_up(client, "reader@example.org", digest, source="/articles/\x1b[2Jx/\u202e")
+    assert Subscriber.objects.get().consent_source.endswith("/articles/[2Jx/")
+
+
 def test_a_sign_up_without_a_newsletter_is_refused(client, digest):
     response = sign_up(client, "reader@example.org")
     assert response.status_code == 400
