@@ -10,7 +10,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/newsroom
 
 DEV := DEBUG=1
 
-.PHONY: run test test-sqlite test-postgres lint checks install browser wrk bench bench-smoke clean
+.PHONY: run test test-sqlite test-postgres lint checks install browser validator wrk bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,23 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# The Nu HTML Checker (the W3C's validator) for tests/test_html_validation.py: npm's
+# vnu-jar carries vnu.jar itself, and it needs a Java runtime.
+VNU_VERSION := 26.9.27
+VNU_JAR := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+
+$(VNU_JAR): | $(BIN)/python
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Debian's npm for the HTML checker"; \
+		apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --ignore-scripts \
+		--prefix $(VENV)/vnu vnu-jar@$(VNU_VERSION)
+
+validator: $(VNU_JAR)
+	@command -v java >/dev/null 2>&1 || { \
+		echo "Installing Debian's Java runtime for the HTML checker"; \
+		apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; }
+
 run: install
 	$(DEV) $(BIN)/python manage.py migrate --noinput
 	$(DEV) $(BIN)/python manage.py seed_demo
@@ -45,11 +62,11 @@ checks: install
 	$(DEV) $(BIN)/python manage.py check --fail-level WARNING
 	$(DEV) $(BIN)/python manage.py makemigrations --check --dry-run
 
-test-sqlite: install browser
+test-sqlite: install browser validator
 	$(BIN)/pytest
 
 # PostgreSQL runs when it answers on 127.0.0.1:5432; skipped (with a message) if not.
-test-postgres: install browser
+test-postgres: install browser validator
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
 		DATABASE_URL=$(PG_URL) $(BIN)/pytest; \
 	else \
