@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.template import Context, Template
 from django.test import RequestFactory
 from hypothesis import HealthCheck, given
@@ -128,6 +129,27 @@ def test_the_article_page_with_500_comments_stays_in_its_query_budget(
         response = client.get(article.get_absolute_url())
     assert response.status_code == 200
     assert 'id="comments"' in response.text
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner")
+def test_the_section_query_uses_the_article_index_without_statistics(
+    django_assert_max_num_queries,
+):
+    # The test database, like a production file nobody has run ANALYZE on, has
+    # no sqlite_stat1: SQLite plans on its built-in guesses.
+    article = make_article()
+    bulk_comments(article, 60)
+    with django_assert_max_num_queries(2) as captured:
+        render_section(article)
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plans.append(" ".join(row[3] for row in cursor.fetchall()))
+    assert len(plans) == 2
+    for plan in plans:
+        assert "comment_section_idx (article_id=? AND status=?" in plan, plan
+        assert "comment_status_idx" not in plan, plan
 
 
 def test_replies_nest_under_their_parent_in_order(settings):
