@@ -8,10 +8,18 @@ readers see (an article published or edited, a comment approved) calls
 once. The cache is Redis when REDIS_URL is set, so a bump on one app server is seen
 by all of them. The middleware that serves and stores pages is
 newsroom.middleware.PublicPageCacheMiddleware.
+
+The middleware does not ask Redis for the generation on every request: each process
+reuses the number it last read for PAGE_CACHE_GENERATION_SECONDS. A change made in
+this process is seen here at once (invalidating records the new number); a change
+made in another one (another gunicorn worker, another app server) reaches this
+process's readers at most that many seconds late.
 """
 
 import hashlib
 import logging
+import secrets
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,31 +29,54 @@ logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "public-pages:generation"
 
+# The generation this process last read or started, and when (time.time()).
+_last_seen = (0, 0.0)
 
-def public_pages_generation() -> int:
+
+def public_pages_generation(*, max_age: float = 0) -> int:
     """The current generation; 0 while the cache cannot be reached (pages are
-    then rendered fresh, and nothing is stored)."""
+    then rendered fresh, and nothing is stored).
+
+    With max_age, a generation this process read or started less than max_age
+    seconds ago is returned without asking the cache."""
+    global _last_seen
+    generation, seen_at = _last_seen
+    now = time.time()
+    if generation and 0 <= now - seen_at < max_age:
+        return generation
     try:
         generation = cache.get(GENERATION_KEY)
         if generation is None:
-            cache.add(GENERATION_KEY, 1, timeout=None)
-            generation = cache.get(GENERATION_KEY, 1)
+            first = _first_generation()
+            cache.add(GENERATION_KEY, first, timeout=None)
+            generation = cache.get(GENERATION_KEY, first)
     except Exception:
         logger.error("Cache unreachable: page generation unknown", exc_info=True)
+        _last_seen = (0, 0.0)
         return 0
+    _last_seen = (generation, now)
     return generation
 
 
 def invalidate_public_pages() -> None:
     """Start a new generation. Never raises: a write that reached the database
     must not fail because the cache is down (pages then expire by their TTL)."""
+    global _last_seen
     try:
         try:
-            cache.incr(GENERATION_KEY)
+            _last_seen = (cache.incr(GENERATION_KEY), time.time())
         except ValueError:
-            cache.add(GENERATION_KEY, 1, timeout=None)
+            cache.add(GENERATION_KEY, _first_generation(), timeout=None)
+            _last_seen = (0, 0.0)
     except Exception:
+        _last_seen = (0, 0.0)
         logger.error("Cache unreachable: cached pages not invalidated", exc_info=True)
+
+
+def _first_generation() -> int:
+    # Random, not 1: a count that starts again because Redis lost the key must
+    # not come back to a number that pages are still stored under.
+    return secrets.randbelow(2**48) + 1
 
 
 def page_cache_key(request, generation: int) -> str:

@@ -121,7 +121,9 @@ class PublicPageCacheMiddleware:
             response["X-Page-Cache"] = "BYPASS"
             return response
 
-        generation = public_pages_generation()
+        generation = public_pages_generation(
+            max_age=settings.PAGE_CACHE_GENERATION_SECONDS
+        )
         if not generation:  # The cache is unreachable.
             return self.get_response(request)
         key = page_cache_key(request, generation)

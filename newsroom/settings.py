@@ -258,6 +258,11 @@ else:
 # Redis: an in-process cache is not shared by gunicorn's workers, so a worker would
 # keep serving a page another worker's write made stale.
 PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0)
+# Seconds each process reuses the cache generation it last read before asking Redis
+# again: a change reaches readers served by other processes (gunicorn's other
+# workers, other app servers) at most this late; by its own process, at once.
+# 0 asks on every request.
+PAGE_CACHE_GENERATION_SECONDS = envint("PAGE_CACHE_GENERATION_SECONDS", 1)
 # Cache-Control lifetimes for browsers and shared caches (CDN) on cached pages that
 # hold no per-reader form token, such as feeds.
 PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 60)

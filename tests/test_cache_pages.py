@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import path
 from django.utils import timezone
 
+from articles.cache import GENERATION_KEY
 from articles.models import Article
 from comments import services as comment_services
 from comments.models import Comment
@@ -227,6 +228,20 @@ def test_approving_a_comment_shows_it_at_once(
         comment_services.moderate(comments=[comment], status=Comment.Status.APPROVED)
 
     assert "back on Sundays" in client.get(article.get_absolute_url()).text
+
+
+def test_a_change_made_on_another_app_server_shows_within_a_second(page_cache, client):
+    article = make_article(title="Ferry timetable")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        client.get(article.get_absolute_url())
+        # Another server saves the article: a new row and a new generation.
+        Article.objects.filter(pk=article.pk).update(title="Ferry timetable for winter")
+        cache.incr(GENERATION_KEY)
+        assert "for winter" not in client.get(article.get_absolute_url()).text
+
+        clock.shift(page_cache.PAGE_CACHE_GENERATION_SECONDS + 0.1)
+
+        assert "for winter" in client.get(article.get_absolute_url()).text
 
 
 def test_renaming_a_category_shows_at_once(page_cache, client):

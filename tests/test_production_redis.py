@@ -13,11 +13,14 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+import time_machine
 from django.core.cache.backends.redis import RedisCache
 from django.test import Client
+from django.utils import timezone
 
 from articles import cache as page_cache
 from articles import ratelimit
+from articles.models import Article
 from tests.factories import make_article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,3 +150,23 @@ def test_pages_are_cached_in_redis(redis_settings, django_assert_num_queries):
 
     assert response["X-Page-Cache"] == "HIT"
     assert "Orchard growers form a cooperative" in response.text
+
+
+@pytest.mark.django_db
+def test_a_page_changed_on_another_app_server_shows_here_within_a_second(
+    redis_settings, prefix
+):
+    redis_settings.PAGE_CACHE_SECONDS = 300
+    article = make_article(title="Harbour crane")
+    reader = Client()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        reader.get(article.get_absolute_url())
+        assert reader.get(article.get_absolute_url())["X-Page-Cache"] == "HIT"
+
+        Article.objects.filter(pk=article.pk).update(title="Harbour crane returns")
+        _app_server_cache(prefix).incr(page_cache.GENERATION_KEY)
+        clock.shift(redis_settings.PAGE_CACHE_GENERATION_SECONDS + 0.1)
+        page = reader.get(article.get_absolute_url())
+
+    assert page["X-Page-Cache"] == "MISS"
+    assert "Harbour crane returns" in page.text
