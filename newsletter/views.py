@@ -5,7 +5,11 @@ from django.conf import settings
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from articles.ratelimit import client_ip, is_rate_limited
 
@@ -21,6 +25,7 @@ from .tokens import (
 )
 
 
+@require_safe
 def index(request):
     return render(
         request,
@@ -67,6 +72,7 @@ def subscribe(request):
     return redirect("newsletter:check_inbox")
 
 
+@require_safe
 def check_inbox(request):
     """The one answer to every sign-up: nobody learns whether an address was
     already known."""
@@ -164,5 +170,6 @@ def unsubscribe(request, token):
     return render(request, "newsletter/unsubscribe.html")
 
 
+@require_safe
 def unsubscribed(request):
     return render(request, "newsletter/unsubscribed.html")

@@ -220,3 +220,10 @@ def test_database_refuses_a_second_row_in_another_case(digest):
     make_subscriber(email="reader@example.org")
     with pytest.raises(IntegrityError), transaction.atomic():
         Subscriber.objects.bulk_create([Subscriber(email="READER@example.org")])
+
+
+@pytest.mark.parametrize("name", ["index", "check_inbox", "unsubscribed"])
+def test_a_post_to_a_page_that_takes_none_is_refused(client, name):
+    response = client.post(reverse(f"newsletter:{name}"), {"email": "a@example.org"})
+    assert response.status_code == 405
+    assert Subscriber.objects.count() == 0
