@@ -3,6 +3,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.urls import reverse
@@ -215,6 +216,13 @@ class Article(models.Model):
     # Kept up to date by the comments app, so listings can say "3 Comments"
     # without a query per article.
     comment_count = models.PositiveIntegerField(default=0, editable=False)
+    # Title (weight A), standfirst (B) and body (C) as one full-text document for
+    # search on PostgreSQL, written by the database itself: a trigger (migration
+    # 0005) fills it on every insert and every update of those columns, whatever
+    # wrote the row (save, update(), bulk_create, loaddata). The attribute on an
+    # instance is not refreshed after save. Always NULL on SQLite, whose search
+    # reads the columns.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     objects = ArticleQuerySet.as_manager()
 

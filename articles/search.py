@@ -1,20 +1,21 @@
 """
 Search over published articles.
 
-On PostgreSQL: full-text search, ranked by relevance, served by the GIN index that
-migration 0003_article_search_index builds on exactly the expression in
-`search_vector()` (change one, change the other). Elsewhere (SQLite): every word
-must appear in the title, standfirst or body; articles with more words in the title
-come first, then the newest.
+On PostgreSQL: full-text search of Article.search_vector, the weighted document
+(title A, standfirst B, body C) that the database stores for every row and indexes
+with GIN (migration 0005_article_search_vector), ranked by relevance. The trigger
+there parses with SEARCH_CONFIG's configuration: change one, change the other.
+Elsewhere (SQLite): every word must appear in the title, standfirst or body;
+articles with more words in the title come first, then the newest.
 """
 
 import re
 import unicodedata
 
 from django import forms
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Subquery, Value, When
 
 from articles.models import Article
 from articles.validators import replace_control_characters
@@ -51,14 +52,6 @@ class SearchForm(forms.Form):
     )
 
 
-def search_vector() -> SearchVector:
-    return (
-        SearchVector("title", weight="A", config=SEARCH_CONFIG)
-        + SearchVector("standfirst", weight="B", config=SEARCH_CONFIG)
-        + SearchVector("body", weight="C", config=SEARCH_CONFIG)
-    )
-
-
 def search_articles(query: str) -> QuerySet[Article]:
     """Published articles matching `query`, best first. Pass a normalised query."""
     articles = Article.objects.published()
@@ -71,20 +64,18 @@ def search_articles(query: str) -> QuerySet[Article]:
 
 def _postgres_search(articles, query):
     search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    vector = search_vector()
-    # The index finds the matches; ranking needs each match's text parsed again.
-    # For a word in every story that is the whole archive, so only the newest
+    # The index finds the matches; ranking reads each match's stored vector. For
+    # a word in every story that is the whole archive, so only the newest
     # RANK_WINDOW matches are ranked (and counted): a news search wants recent
     # stories anyway.
     newest_matches = (
-        articles.alias(document=vector)
-        .filter(document=search_query)
+        articles.filter(search_vector=search_query)
         .order_by("-published_at", "-id")
         .values("pk")[:RANK_WINDOW]
     )
     return (
         Article.objects.filter(pk__in=Subquery(newest_matches))
-        .annotate(rank=SearchRank(vector, search_query))
+        .annotate(rank=SearchRank(F("search_vector"), search_query))
         .order_by("-rank", "-published_at", "-id")
     )
 
