@@ -242,7 +242,7 @@ class IssueMail:
         )
 
     def message(
-        self, *, to: str, preferences_url: str, unsubscribe_url: str, connection=None
+        self, *, to: str, preferences_url: str, unsubscribe_url: str
     ) -> EmailMultiAlternatives:
         message = EmailMultiAlternatives(
             subject=self.subject,
@@ -260,7 +260,6 @@ class IssueMail:
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "Message-ID": make_msgid(domain=self.host),
             },
-            connection=connection,
         )
         message.attach_alternative(
             personalise(
