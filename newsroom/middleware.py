@@ -6,6 +6,8 @@ is down, and the public page cache.
 import hashlib
 import logging
 import re
+import threading
+from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
@@ -106,10 +108,13 @@ class PublicPageCacheMiddleware:
     were; each response gets fresh ones, so forms on a cached page work and the
     token cookie is set as usual. Entries are keyed on the generation in
     articles.cache, so any change readers should see misses every old entry.
+    Each process also keeps the pages it served lately (PAGE_CACHE_LOCAL_MB), so
+    most hits need no round trip to Redis.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.recent = RecentPages(max_bytes=settings.PAGE_CACHE_LOCAL_MB * 2**20)
 
     def __call__(self, request):
         if not _is_cacheable_address(request):
@@ -127,11 +132,17 @@ class PublicPageCacheMiddleware:
         if not generation:  # The cache is unreachable.
             return self.get_response(request)
         key = page_cache_key(request, generation)
-        try:
-            entry = cache.get(key)
-        except Exception:
-            logger.warning("Page cache unreachable; serving uncached", exc_info=True)
-            return self.get_response(request)
+        entry = self.recent.get(key)
+        if entry is None:
+            try:
+                entry = cache.get(key)
+            except Exception:
+                logger.warning(
+                    "Page cache unreachable; serving uncached", exc_info=True
+                )
+                return self.get_response(request)
+            if entry is not None:
+                self.recent.add(key, entry)
         if entry is not None:
             return _response_from_entry(request, entry)
 
@@ -145,9 +156,54 @@ class PublicPageCacheMiddleware:
         except Exception:
             logger.warning("Page cache unreachable; not storing", exc_info=True)
             return response
+        self.recent.add(key, entry)
         _set_cache_headers(request, response, entry)
         response["X-Page-Cache"] = "MISS"
         return response
+
+
+class RecentPages:
+    """
+    The cache entries one process stored or fetched lately, most recently served
+    last. At most `max_bytes` of page content: adding past that drops the least
+    recently served. The keys carry the generation, as in the shared cache, so a
+    new generation misses these too; an entry is never served past its
+    expires_at, which ends before the next scheduled article goes live.
+    """
+
+    def __init__(self, *, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries = OrderedDict()  # key: (entry, size)
+        # gunicorn's threads share one instance per process.
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            entry, _ = self._entries.get(key, (None, 0))
+            if entry is None:
+                return None
+            if entry["expires_at"] <= timezone.now().timestamp():
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def add(self, key: str, entry: dict) -> None:
+        size = len(entry["content"])
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = (entry, size)
+            self.size += size
+            while self.size > self.max_bytes:
+                self._remove(next(iter(self._entries)))
+
+    def _remove(self, key: str) -> None:
+        _, size = self._entries.pop(key)
+        self.size -= size
 
 
 def _is_cacheable_address(request) -> bool:

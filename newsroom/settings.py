@@ -263,6 +263,9 @@ PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG
 # workers, other app servers) at most this late; by its own process, at once.
 # 0 asks on every request.
 PAGE_CACHE_GENERATION_SECONDS = envint("PAGE_CACHE_GENERATION_SECONDS", 1)
+# Megabytes of the pages it served lately that each process (each gunicorn worker)
+# keeps in memory, so most hits need no round trip to Redis. 0 keeps none.
+PAGE_CACHE_LOCAL_MB = envint("PAGE_CACHE_LOCAL_MB", 16)
 # Cache-Control lifetimes for browsers and shared caches (CDN) on cached pages that
 # hold no per-reader form token, such as feeds.
 PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 60)

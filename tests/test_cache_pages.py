@@ -17,6 +17,7 @@ from articles.cache import GENERATION_KEY
 from articles.models import Article
 from comments import services as comment_services
 from comments.models import Comment
+from newsroom.middleware import RecentPages
 from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,14 @@ def token_urls(page_cache, settings):
 
 def _get(client, url, **headers):
     return client.get(url, headers=headers)
+
+
+def _entry(size, *, expires_in=300):
+    """A cache entry of `size` bytes, as RecentPages sees it."""
+    return {
+        "content": b"x" * size,
+        "expires_at": timezone.now().timestamp() + expires_in,
+    }
 
 
 def test_the_second_reader_is_served_from_cache_without_queries(
@@ -242,6 +251,70 @@ def test_a_change_made_on_another_app_server_shows_within_a_second(page_cache, c
         clock.shift(page_cache.PAGE_CACHE_GENERATION_SECONDS + 0.1)
 
         assert "for winter" in client.get(article.get_absolute_url()).text
+
+
+def test_a_page_served_lately_needs_no_round_trip_to_the_cache(page_cache, client):
+    article = make_article()
+    with time_machine.travel(timezone.now(), tick=False):
+        client.get(article.get_absolute_url())
+        with mock.patch(
+            "newsroom.middleware.cache.get", side_effect=AssertionError("cache asked")
+        ):
+            response = client.get(article.get_absolute_url())
+
+    assert response["X-Page-Cache"] == "HIT"
+    assert article.title in response.text
+
+
+def test_pages_kept_in_memory_are_not_served_once_the_cache_lost_the_generation(
+    page_cache, client
+):
+    article = make_article(title="Tram line")
+    memo_expired = page_cache.PAGE_CACHE_GENERATION_SECONDS + 0.1
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        cache.clear()  # Redis starts empty: a new count.
+        clock.shift(memo_expired)
+        client.get(article.get_absolute_url())
+        cache.clear()  # Redis restarts empty: the count starts again.
+        Article.objects.filter(pk=article.pk).update(title="Tram line extended")
+
+        clock.shift(memo_expired)
+
+        assert "Tram line extended" in client.get(article.get_absolute_url()).text
+
+
+def test_pages_kept_in_memory_drop_the_least_recently_served_past_their_size():
+    recent = RecentPages(max_bytes=250)
+    recent.add("home", _entry(100))
+    recent.add("story", _entry(100))
+    recent.get("home")  # served again: now the most recent
+
+    recent.add("feed", _entry(100))
+
+    assert recent.get("story") is None
+    assert recent.get("home") is not None
+    assert recent.get("feed") is not None
+    assert recent.size == 200
+
+
+def test_a_page_larger_than_the_memory_for_pages_is_not_kept():
+    recent = RecentPages(max_bytes=250)
+
+    recent.add("home", _entry(300))
+
+    assert recent.get("home") is None
+    assert recent.size == 0
+
+
+def test_a_page_kept_in_memory_is_not_served_past_its_expiry():
+    recent = RecentPages(max_bytes=250)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        recent.add("home", _entry(100, expires_in=60))
+
+        clock.shift(60)
+
+        assert recent.get("home") is None
+        assert recent.size == 0
 
 
 def test_renaming_a_category_shows_at_once(page_cache, client):
