@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from articles.models import Article
@@ -127,3 +129,38 @@ def test_thumbnails_ask_for_small_renditions_and_load_lazily(client):
     assert 'fetchpriority="high"' in lead and 'loading="lazy"' not in lead
     assert 'sizes="6rem"' in latest and 'loading="lazy"' in latest
     assert 'alt=""' in latest  # the headline beside it says what it is
+
+
+def test_each_row_shows_the_newest_four_of_its_section_without_the_lead(client):
+    culture = make_category(name="Culture", slug="culture")
+    make_article(title="Lead", category=culture, published_at=_ago(1))
+    for n in range(6):
+        make_article(title=f"Culture {n}", category=culture, published_at=_ago(n + 2))
+    html = client.get("/").content.decode()
+    row = html[html.index('id="row-culture"') :]
+    titles = [f"Culture {n}" for n in range(6)]
+    assert [title for title in titles if title in row] == titles[:4]
+    assert row.index("Culture 0") < row.index("Culture 3")
+    assert ">Lead<" not in row
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner")
+def test_the_lead_and_the_rows_are_found_through_indexes(client):
+    # No sqlite_stat1 in the test database, as in a production file nobody has
+    # run ANALYZE on: SQLite plans on its built-in guesses.
+    for n in range(3):
+        category = make_category()
+        make_article(category=category, is_featured=n == 0)
+        make_article(category=category)
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/")
+    plans = {}
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plans[query["sql"]] = " / ".join(row[3] for row in cursor.fetchall())
+    (lead,) = [plan for sql, plan in plans.items() if '"is_featured" =' in sql]
+    # In index order, the look-up stops at the first featured article.
+    assert "article_published_idx" in lead and "TEMP B-TREE" not in lead, lead
+    (rows,) = [plan for sql, plan in plans.items() if sql.count(" LIMIT 4") == 3]
+    assert "MULTI-INDEX OR" in rows and "article_category_idx" in rows, rows
