@@ -13,7 +13,16 @@ article of a busy category (a WHERE ... OR ... IN scans the whole table).
 
 from datetime import UTC, datetime
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from taggit.models import TaggedItem
 
@@ -53,8 +62,13 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
     newest_in_category = in_category.filter(
         published_at__gte=Coalesce(cutoff, Value(_LONG_AGO))
     ).values("pk")
+    # Any model's items with these tags: "tag_id IN (...)" alone lets SQLite
+    # without statistics use the tag index, where the content type condition
+    # would have it read every tagged article. Candidates through another
+    # model's tags share no tag below and are filtered out there.
+    any_tagged = TaggedItem.objects.filter(tag_id__in=tag_ids).values("object_id")
     candidate_ids = pinned_links.values("to_article_id").union(
-        newest_in_category, tagged.values("object_id")
+        newest_in_category, any_tagged
     )
 
     shared_tags = (
@@ -69,13 +83,20 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
         .exclude(pk=article.pk)
         .filter(pk__in=candidate_ids)
         .annotate(
-            pinned=Exists(pinned_links.filter(to_article_id=OuterRef("pk"))),
+            # Not correlated: SQLite reads the pinned ids once for all rows.
+            pinned=ExpressionWrapper(
+                Q(pk__in=pinned_links.values("to_article_id")),
+                output_field=BooleanField(),
+            ),
             shared_tags=Coalesce(
                 Subquery(shared_tags, output_field=IntegerField()), Value(0)
             )
             if tag_ids
             else Value(0, output_field=IntegerField()),
         )
+        .filter(Q(pinned=True) | Q(pk__in=newest_in_category) | Q(shared_tags__gt=0))
         .select_related("category")
+        # The sort holds every candidate's row: leave the longest column out.
+        .defer("body")
         .order_by("-pinned", "-shared_tags", "-published_at", "-id")[:limit]
     )
