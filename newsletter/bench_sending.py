@@ -9,14 +9,16 @@ It builds a scratch database (a temporary SQLite file, or the PostgreSQL databas
 named by DATABASE_URL, which it empties first), starts an aiosmtpd server that
 accepts everything in another process, creates the subscribers and an issue of
 five articles, queues the send (deliveries + batch tasks), then runs `--workers`
-real `manage.py db_worker --batch` processes and reports the rate and each
-worker's peak RSS. bench/ runs it as part of the budgets.
+real `manage.py db_worker --batch` processes and reports the rate, each
+worker's peak RSS, and the CPU seconds of the workers, of the sink and (on
+PostgreSQL) of the workers' database backends: on two cores shared by all three,
+CPU per email says more than a rate. bench/ runs it as part of the budgets.
 """
 
 import argparse
+import contextlib
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SINK = """
-import asyncio, signal, sys, threading
+import asyncio, signal, sys, threading, time
 from aiosmtpd.controller import Controller
 
 class Sink:
@@ -43,8 +45,25 @@ stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *a: stop.set())
 stop.wait()
 controller.stop()
-print(Sink.count, flush=True)
+print(Sink.count, time.process_time(), flush=True)
 """
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(cursor, seen: dict[int, float]) -> None:
+    """Record the CPU time of every other backend connected to this database."""
+    cursor.execute(
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    for (pid,) in cursor.fetchall():
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            seen[pid] = cpu_seconds(pid)
 
 
 def free_port() -> int:
@@ -132,6 +151,7 @@ def main() -> None:
         queue_seconds = time.perf_counter() - queued_at
         connection.close()
 
+        load_before = os.getloadavg()
         started = time.perf_counter()
         workers = [
             subprocess.Popen(
@@ -143,15 +163,31 @@ def main() -> None:
             )
             for _ in range(args.workers)
         ]
-        for worker in workers:
-            worker.wait()
+        usage = {}  # worker pid -> its resource usage, once it has exited
+        backends = {}  # database backend pid -> CPU seconds last seen
+        while len(usage) < len(workers):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    backend_cpu(cursor, backends)
+            for worker in workers:
+                if worker.pid not in usage:
+                    pid, status, rusage = os.wait4(worker.pid, os.WNOHANG)
+                    if pid:
+                        worker.returncode = os.waitstatus_to_exitcode(status)
+                        usage[pid] = rusage
+            time.sleep(0.25)
         seconds = time.perf_counter() - started
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        load_after = os.getloadavg()
+        connection.close()
     finally:
         sink.terminate()
-        received = int(sink.communicate(timeout=30)[0].strip() or 0)
+        received, sink_cpu = sink.communicate(timeout=30)[0].split() or (0, 0)
+        received, sink_cpu = int(received), float(sink_cpu)
 
     progress = Issue.objects.get(pk=issue.pk).progress()
+    sent = progress["sent"] or 1
+    worker_cpu = [r.ru_utime + r.ru_stime for r in usage.values()]
+    database_cpu = sum(backends.values())
     print(
         json.dumps(
             {
@@ -165,7 +201,21 @@ def main() -> None:
                 "sent": progress["sent"],
                 "received_by_smtp": received,
                 "recipients": total,
-                "peak_worker_rss_mb": round(peak_rss_mb, 1),
+                "peak_worker_rss_mb": round(
+                    max(r.ru_maxrss for r in usage.values()) / 1024, 1
+                ),
+                "worker_cpu_seconds": [round(cpu, 1) for cpu in worker_cpu],
+                "sink_cpu_seconds": round(sink_cpu, 1),
+                "database_cpu_seconds": round(database_cpu, 1),
+                "cpu_ms_per_email": {
+                    "workers": round(sum(worker_cpu) / sent * 1000, 2),
+                    "sink": round(sink_cpu / sent * 1000, 2),
+                    "database": round(database_cpu / sent * 1000, 2),
+                },
+                "load_average": {
+                    "before": [round(n, 2) for n in load_before],
+                    "after": [round(n, 2) for n in load_after],
+                },
             },
             indent=2,
         )
