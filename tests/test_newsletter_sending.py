@@ -1,11 +1,13 @@
 """Sending an issue: deliveries, the shared body, SMTP errors, crashes and resume."""
 
 import smtplib
+import socket
 import threading
 from collections import Counter
 from unittest import mock
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
@@ -375,3 +377,145 @@ def test_the_due_sweep_requeues_a_send_whose_worker_died(newsletter, issue, sett
     assert recipients() == {s.email: 1 for s in subscribers if s != in_doubt}
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+
+
+class SMTPServer:
+    """A real SMTP server in a thread that records what it accepts, refuses the
+    addresses in `refuse`, and offers PIPELINING or not."""
+
+    def __init__(self, *, pipelining: bool, refuse=()):
+        self.pipelining = pipelining
+        self.refuse = set(refuse)
+        self.received = []  # (recipients, bytes as sent, dots unstuffed)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.rcpt_tos, envelope.original_content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(request, settings):
+    def start(**kwargs):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = SMTPServer(**kwargs)
+        controller = Controller(server, hostname="127.0.0.1", port=port)
+        controller.start()
+        request.addfinalizer(controller.stop)
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 30},
+            }
+        }
+        server.port = port
+        return server
+
+    return start
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_the_message_arrives_byte_for_byte_with_or_without_pipelining(
+    smtp_server, pipelining
+):
+    server = smtp_server(pipelining=pipelining)
+    raw = b"Subject: Dots\r\n\r\n.A line that starts with a dot\r\n..and two\r\n"
+    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        smtp.ehlo()
+        with mock.patch.object(smtp, "send", wraps=smtp.send) as send:
+            sending.send_pipelined(smtp, "news@example.org", "a@example.org", raw)
+            sending.send_pipelined(smtp, "news@example.org", "b@example.org", raw)
+
+    assert server.received == [(["a@example.org"], raw), (["b@example.org"], raw)]
+    if pipelining:
+        # The envelope as one write, then the message: two per email.
+        assert send.call_count == 4
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_refused_recipient_raises_and_the_next_message_still_goes(
+    smtp_server, pipelining
+):
+    server = smtp_server(pipelining=pipelining, refuse={"gone@example.org"})
+    raw = b"Subject: Hello\r\n\r\nHello\r\n"
+    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            sending.send_pipelined(smtp, "news@example.org", "gone@example.org", raw)
+        sending.send_pipelined(smtp, "news@example.org", "here@example.org", raw)
+
+    assert refused.value.recipients["gone@example.org"][0] == 550
+    assert server.received == [(["here@example.org"], raw)]
+
+
+def test_a_send_over_pipelined_smtp_reaches_everyone_once(
+    newsletter, issue, settings, smtp_server
+):
+    settings.TASKS = DUMMY_TASKS
+    settings.NEWSLETTER_BATCH_SIZE = 10
+    settings.NEWSLETTER_SENDING_SLICE = 3
+    refused = make_subscriber(newsletter, email="gone@example.org")
+    readers = [make_subscriber(newsletter) for _ in range(7)]
+    server = smtp_server(pipelining=True, refuse={refused.email})
+    services.start_sending(issue=issue)
+
+    result = sending.send_batch(issue.pk)
+
+    assert (result.sent, result.failed) == (7, 1)
+    assert Counter(rcpt for rcpts, _ in server.received for rcpt in rcpts) == {
+        reader.email: 1 for reader in readers
+    }
+    assert Delivery.objects.get(subscriber=refused).status == Delivery.Status.FAILED
+    for delivery in Delivery.objects.exclude(subscriber=refused):
+        assert delivery.status == Delivery.Status.SENT
+        assert delivery.attempts == 1
+        assert delivery.sent_at is not None
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+
+
+def test_a_slice_is_one_statement_and_leaves_out_rows_another_worker_took(
+    newsletter, issue, settings, django_assert_num_queries
+):
+    settings.TASKS = DUMMY_TASKS
+    for _ in range(5):
+        make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    rows = sending.claim_batch(issue.pk, worker="slow", size=5)
+    # A resume handed this row to another worker while this one was stalled.
+    Delivery.objects.filter(pk=rows[1].id).update(claimed_by="other")
+    batch = sending._Batch(worker="slow", mail=None, connection=None)
+
+    with django_assert_num_queries(1):
+        first = batch.begin_slice(rows[2:])
+    marked = batch.begin_slice(rows[:2])
+
+    assert first == rows[2:]
+    assert marked == rows[:1]
+    assert Delivery.objects.get(pk=rows[1].id).status == Delivery.Status.CLAIMED
+    # What the server accepted is recorded with the next statement.
+    batch.accepted = [(rows[0].id, 1), (rows[2].id, 3)]
+    with django_assert_num_queries(1):
+        batch.begin_slice([])
+    assert dict(
+        Delivery.objects.filter(status=Delivery.Status.SENT).values_list(
+            "id", "attempts"
+        )
+    ) == {rows[0].id: 1, rows[2].id: 3}
+    assert set(
+        Delivery.objects.filter(status=Delivery.Status.SENDING).values_list(
+            "id", flat=True
+        )
+    ) == {rows[3].id, rows[4].id}
