@@ -6,20 +6,20 @@ Measure newsletter sending: emails per second and worker memory.
         .venv/bin/python newsletter/bench_sending.py --subscribers 100000 --workers 2
 
 It builds a scratch database (a temporary SQLite file, or the PostgreSQL database
-named by DATABASE_URL, which it empties first), starts an aiosmtpd server that
-accepts everything in another process, creates the subscribers and an issue of
-five articles, queues the send (deliveries + batch tasks), then runs `--workers`
-real `manage.py db_worker --batch` processes and reports the rate, each
-worker's peak RSS, and the CPU seconds of the workers, of the sink and (on
-PostgreSQL) of the workers' database backends: on two cores shared by all three,
-CPU per email says more than a rate. bench/ runs it as part of the budgets.
+named by DATABASE_URL, which it empties first), starts the SMTP sink of
+bench/smtp_sink.py (aiosmtpd, accepting everything) in another process, creates
+the subscribers and an issue of five articles, queues the send (deliveries +
+batch tasks), then runs `--workers` real `manage.py db_worker --batch` processes
+and reports the rate, each worker's peak RSS, and the CPU seconds of the
+workers, of the sink and (on PostgreSQL) of the workers' database backends: on
+two cores shared by all three, CPU per email says more than a rate. bench/ runs
+it as part of the budgets.
 """
 
 import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,26 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-SINK = """
-import asyncio, signal, sys, threading, time
-from aiosmtpd.controller import Controller
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        Sink.count += 1
-        return "250 OK"
-
-controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]))
-controller.start()
-print("ready", flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-controller.stop()
-print(Sink.count, time.process_time(), flush=True)
-"""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,12 +46,6 @@ def backend_cpu(cursor, seen: dict[int, float]) -> None:
             seen[pid] = cpu_seconds(pid)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
@@ -80,7 +54,14 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="newsletter-bench-"))
-    port = free_port()
+    sys.path.insert(0, str(ROOT))
+    from bench.smtp_sink import SinkProcess
+
+    with SinkProcess(workdir) as sink:
+        measure(args, workdir, sink)
+
+
+def measure(args, workdir: Path, sink) -> None:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "newsroom.settings",
@@ -89,14 +70,13 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
+        "EMAIL_PORT": str(sink.port),
         "NEWSLETTER_BATCH_SIZE": str(args.batch_size),
         "LOG_LEVEL": "WARNING",
     }
     if not env.get("DATABASE_URL"):
         env["SQLITE_PATH"] = str(workdir / "bench.sqlite3")
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
 
     import django
 
@@ -139,50 +119,43 @@ def main() -> None:
         )
         IssueArticle.objects.create(issue=issue, article=article, position=n)
 
-    sink = subprocess.Popen(
-        [sys.executable, "-c", SINK, str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sink.stdout.readline().strip() == "ready"
-    try:
-        queued_at = time.perf_counter()
-        total = services.start_sending(issue=issue)
-        queue_seconds = time.perf_counter() - queued_at
-        connection.close()
+    queued_at = time.perf_counter()
+    total = services.start_sending(issue=issue)
+    queue_seconds = time.perf_counter() - queued_at
+    connection.close()
 
-        load_before = os.getloadavg()
-        started = time.perf_counter()
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "db_worker", "--batch"]
-                + ["--queue-name", "newsletter", "--no-startup-delay", "--no-reload"]
-                + ["-v", "0", "--skip-checks"],
-                cwd=ROOT,
-                env=env,
-            )
-            for _ in range(args.workers)
-        ]
-        usage = {}  # worker pid -> its resource usage, once it has exited
-        backends = {}  # database backend pid -> CPU seconds last seen
-        while len(usage) < len(workers):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    backend_cpu(cursor, backends)
-            for worker in workers:
-                if worker.pid not in usage:
-                    pid, status, rusage = os.wait4(worker.pid, os.WNOHANG)
-                    if pid:
-                        worker.returncode = os.waitstatus_to_exitcode(status)
-                        usage[pid] = rusage
-            time.sleep(0.25)
-        seconds = time.perf_counter() - started
-        load_after = os.getloadavg()
-        connection.close()
-    finally:
-        sink.terminate()
-        received, sink_cpu = sink.communicate(timeout=30)[0].split() or (0, 0)
-        received, sink_cpu = int(received), float(sink_cpu)
+    load_before = os.getloadavg()
+    sink_cpu = -cpu_seconds(sink.process.pid)  # it was idle until now
+    started = time.perf_counter()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--batch"]
+            + ["--queue-name", "newsletter", "--no-startup-delay", "--no-reload"]
+            + ["-v", "0", "--skip-checks"],
+            cwd=ROOT,
+            env=env,
+        )
+        for _ in range(args.workers)
+    ]
+    usage = {}  # worker pid -> its resource usage, once it has exited
+    backends = {}  # database backend pid -> CPU seconds last seen
+    while len(usage) < len(workers):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                backend_cpu(cursor, backends)
+        for worker in workers:
+            if worker.pid not in usage:
+                pid, status, rusage = os.wait4(worker.pid, os.WNOHANG)
+                if pid:
+                    worker.returncode = os.waitstatus_to_exitcode(status)
+                    usage[pid] = rusage
+        time.sleep(0.25)
+    seconds = time.perf_counter() - started
+    load_after = os.getloadavg()
+    connection.close()
+    sink.wait_for(total, timeout=5)  # its status file lags a little
+    sink_cpu += cpu_seconds(sink.process.pid)
+    received = sink.status()["messages"]
 
     progress = Issue.objects.get(pk=issue.pk).progress()
     sent = progress["sent"] or 1
