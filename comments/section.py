@@ -122,12 +122,17 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
     pages = max(1, math.ceil(len(top_ids) / per_page))
     number = min(number, pages)
 
+    is_open = comments_open(article)
+    max_depth = settings.COMMENTS_THREAD_DEPTH
     nodes = {c.pk: Node(c) for c in comments}
     position = {pk: i for i, pk in enumerate(top_ids)}
     roots = []
     for node in nodes.values():
         comment = node.comment
         comment.awaiting_moderation = comment.status != Comment.Status.APPROVED
+        comment.can_reply = (
+            is_open and not comment.awaiting_moderation and comment.depth < max_depth
+        )
         if comment.parent_id is None:
             approved_here = comment.pk in position
             # The author's own pending top-level comment goes after the last thread.
@@ -140,7 +145,6 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
             nodes[comment.thread_id].replies.append(node)
     roots.sort(key=lambda n: (position.get(n.comment.pk, len(position)), n.comment.pk))
 
-    is_open = comments_open(article)
     reply_to = None
     if is_open:
         reply_id = _reply_to(request)
@@ -158,7 +162,6 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
         "is_open": is_open,
         "form": form,
         "reply_to": reply_to,
-        "max_depth": settings.COMMENTS_THREAD_DEPTH,
         "page_number": number,
         "page_links": [
             (n, _page_url(base_url, n, request)) for n in range(1, pages + 1)
@@ -166,7 +169,8 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
         if pages > 1
         else [],
         "cancel_reply_url": _page_url(base_url, number, request) + "#respond",
-        "page_query": urlencode({"cpage": number}) if number > 1 else "",
+        # Reply links keep the page: "?cpage=2&replytocom=7".
+        "reply_query": urlencode({"cpage": number}) + "&" if number > 1 else "",
     }
 
 

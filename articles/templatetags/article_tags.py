@@ -30,6 +30,16 @@ def absolute_url(url: str) -> str:
 register.filter("absolute", absolute_url)
 
 
+@register.filter(expects_localtime=True)
+def html_datetime(value) -> str:
+    """A <time datetime> value: ISO 8601 in whole seconds (HTML allows at most
+    three digits of a fraction), "2026-03-14T09:30:00+0000". strftime, where
+    Django's date filter costs ten times as much: a page prints one per comment."""
+    if not value:
+        return ""
+    return value.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def image_sources(article: Article) -> dict:
     """URLs and size of an article's image: the original as `src`, the WebP
     renditions as a srcset, smallest first."""
