@@ -84,7 +84,8 @@ def page_cache_key(request, generation: int) -> str:
     share it: a HEAD is answered from the GET's entry."""
     address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
     digest = hashlib.sha256(address.encode()).hexdigest()
-    return f"public-pages:page:{generation}:{digest}"
+    # v2: entries hold the page split around its placeholders.
+    return f"public-pages:page:v2:{generation}:{digest}"
 
 
 def page_cache_timeout(generation: int) -> int:

@@ -86,6 +86,7 @@ def database_unavailable_response(request, *, retry_after: int) -> HttpResponse:
 _TOKEN_CANDIDATE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 CSRF_PLACEHOLDER = b"__PAGE_CACHE_CSRF_TOKEN__"
 NONCE_PLACEHOLDER = b"__PAGE_CACHE_CSP_NONCE__"
+_PLACEHOLDERS = re.compile(b"(%s|%s)" % (CSRF_PLACEHOLDER, NONCE_PLACEHOLDER))
 # Headers that belong to one response, not to the stored page.
 _UNSTORED_HEADERS = {
     "cache-control",
@@ -104,12 +105,12 @@ class PublicPageCacheMiddleware:
 
     Only GET and HEAD for the URL names in PAGE_CACHE_URL_NAMES, from readers
     without a session, flash messages or the comment cookies (their pages are
-    personal). Stored pages keep placeholders where the CSRF token and CSP nonce
-    were; each response gets fresh ones, so forms on a cached page work and the
-    token cookie is set as usual. Entries are keyed on the generation in
-    articles.cache, so any change readers should see misses every old entry.
-    Each process also keeps the pages it served lately (PAGE_CACHE_LOCAL_MB), so
-    most hits need no round trip to Redis.
+    personal). Stored pages are split around placeholders where the CSRF token and
+    CSP nonce were; each response joins them with fresh ones, so forms on a cached
+    page work and the token cookie is set as usual. Entries are keyed on the
+    generation in articles.cache, so any change readers should see misses every
+    old entry. Each process also keeps the pages it served lately
+    (PAGE_CACHE_LOCAL_MB), so most hits need no round trip to Redis.
     """
 
     def __init__(self, get_response):
@@ -190,7 +191,7 @@ class RecentPages:
             return entry
 
     def add(self, key: str, entry: dict) -> None:
-        size = len(entry["content"])
+        size = sum(len(part) for part in entry["parts"])
         if size > self.max_bytes:
             return
         with self._lock:
@@ -262,25 +263,28 @@ def _entry_from_response(request, response, timeout: int) -> dict:
     return {
         "status": response.status_code,
         "headers": headers,
-        "content": content,
+        # Text, placeholder, text, ..., text: a hit only fills in and joins.
+        "parts": _PLACEHOLDERS.split(content),
         "etag": hashlib.md5(content, usedforsecurity=False).hexdigest(),
         "expires_at": timezone.now().timestamp() + timeout,
     }
 
 
 def _response_from_entry(request, entry: dict) -> HttpResponse:
-    content = entry["content"]
-    if CSRF_PLACEHOLDER in content:
+    parts = list(entry["parts"])
+    placeholders = parts[1::2]
+    fills = {}
+    if CSRF_PLACEHOLDER in placeholders:
         # Also makes the CSRF middleware set (or renew) the reader's token cookie.
-        content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
-    if NONCE_PLACEHOLDER in content:
+        fills[CSRF_PLACEHOLDER] = get_token(request).encode()
+    if NONCE_PLACEHOLDER in placeholders:
         # Reading the lazy nonce is what makes the CSP middleware announce it.
         nonce = getattr(request, "_csp_nonce", None)
-        nonce = "" if nonce is None else str(nonce)
-        content = content.replace(NONCE_PLACEHOLDER, nonce.encode())
-    response = HttpResponse(content, status=entry["status"])
-    for name, value in entry["headers"]:
-        response[name] = value
+        fills[NONCE_PLACEHOLDER] = b"" if nonce is None else str(nonce).encode()
+    parts[1::2] = [fills[placeholder] for placeholder in placeholders]
+    response = HttpResponse(
+        b"".join(parts), status=entry["status"], headers=entry["headers"]
+    )
     _set_cache_headers(request, response, entry)
     response["X-Page-Cache"] = "HIT"
     return response

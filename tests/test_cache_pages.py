@@ -74,7 +74,7 @@ def _get(client, url, **headers):
 def _entry(size, *, expires_in=300):
     """A cache entry of `size` bytes, as RecentPages sees it."""
     return {
-        "content": b"x" * size,
+        "parts": [b"x" * size],
         "expires_at": timezone.now().timestamp() + expires_in,
     }
 
@@ -405,6 +405,17 @@ def test_a_page_with_a_form_may_be_kept_by_the_browser_only(page_cache, client):
         assert "private" in cache_control
         assert "public" not in cache_control
         assert "s-maxage" not in cache_control
+
+
+def test_a_cached_page_keeps_the_headers_the_view_gave_it(page_cache, client):
+    make_article()
+    first = client.get("/feed/")
+
+    second = client.get("/feed/")
+
+    assert second["X-Page-Cache"] == "HIT"
+    assert second["Content-Type"] == first["Content-Type"]
+    assert second["Content-Type"].startswith("application/rss+xml")
 
 
 def test_a_feed_may_be_kept_by_shared_caches(page_cache, client):
