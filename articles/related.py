@@ -5,17 +5,20 @@ Ranking: articles an editor pinned come first, then articles sharing the most ta
 with this one, newest first among equals, then the newest of the same category to
 fill the block up.
 
-One query. The candidates are gathered first as one UNION of ids (the pinned
-articles, those sharing a tag, and the few newest of the category), so the
-database ranks a handful of rows found through indexes instead of testing every
-article of a busy category (a WHERE ... OR ... IN scans the whole table).
+One query, which reads a few dozen rows whatever the size of the archive. Only
+these candidates can make the block: the pinned articles; the `limit` newest of
+the category; the `limit` newest sharing a tag (an article sharing one tag that
+is not among them has `limit` newer ones sharing at least as many above it); and
+every article sharing two tags or more, which few do. The query fetches the
+candidates by primary key ("pk IN (...) OR pk IN (...)", nothing else in the
+outer WHERE, so SQLite plans it the same with or without statistics) with their
+ranking figures; Python drops the unpublished and ranks them.
 """
-
-from datetime import UTC, datetime
 
 from django.db.models import (
     BooleanField,
     Count,
+    Exists,
     ExpressionWrapper,
     IntegerField,
     OuterRef,
@@ -29,7 +32,6 @@ from taggit.models import TaggedItem
 from articles.models import Article
 
 RELATED_LIMIT = 4
-_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Article]:
@@ -38,38 +40,36 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
     Uses `article.tags.all()`, so prefetch the tags to keep this at one query.
     """
     tag_ids = [tag.pk for tag in article.tags.all()]
-    pinned_links = Article.related_articles.through.objects.filter(
+    pinned_ids = Article.related_articles.through.objects.filter(
         from_article_id=article.pk
-    )
+    ).values("to_article_id")
     tagged = TaggedItem.objects.filter(
         content_type__app_label=Article._meta.app_label,
         content_type__model=Article._meta.model_name,
         tag_id__in=tag_ids,
     )
-    in_category = (
-        Article.objects.published()
-        .filter(category_id=article.category_id)
-        .exclude(pk=article.pk)
+    # Newest first (the model's ordering), so a slice is "the n newest".
+    others = Article.objects.published().exclude(pk=article.pk).values("pk")
+    candidates = Q(pk__in=pinned_ids) | Q(
+        pk__in=others.filter(category_id=article.category_id)[:limit]
     )
-    # The publication time of the category's (limit+1)th newest article: every
-    # article at or after it is among the newest. (No LIMIT inside the UNION
-    # itself: SQLite refuses that.)
-    cutoff = Subquery(
-        in_category.order_by("-published_at", "-id").values("published_at")[
-            limit : limit + 1
-        ]
-    )
-    newest_in_category = in_category.filter(
-        published_at__gte=Coalesce(cutoff, Value(_LONG_AGO))
-    ).values("pk")
-    # Any model's items with these tags: "tag_id IN (...)" alone lets SQLite
-    # without statistics use the tag index, where the content type condition
-    # would have it read every tagged article. Candidates through another
-    # model's tags share no tag below and are filtered out there.
-    any_tagged = TaggedItem.objects.filter(tag_id__in=tag_ids).values("object_id")
-    candidate_ids = pinned_links.values("to_article_id").union(
-        newest_in_category, any_tagged
-    )
+    if tag_ids:
+        # Walks article_published_idx newest first and stops at the limit-th
+        # article with one of the tags.
+        sharing_one = others.filter(Exists(tagged.filter(object_id=OuterRef("pk"))))
+        candidates |= Q(pk__in=sharing_one[:limit])
+    if len(tag_ids) > 1:
+        # Tagged items of any model: "tag_id IN (...)" alone keeps SQLite on the
+        # tag index (with the content type it would read every tagged article).
+        # A few extra candidates do no harm; they share no tag below.
+        sharing_two = (
+            TaggedItem.objects.filter(tag_id__in=tag_ids)
+            .values("object_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=2)
+            .values("object_id")
+        )
+        candidates |= Q(pk__in=sharing_two)
 
     shared_tags = (
         tagged.filter(object_id=OuterRef("pk"))
@@ -78,25 +78,37 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return list(
-        Article.objects.published()
-        .exclude(pk=article.pk)
-        .filter(pk__in=candidate_ids)
+    found = (
+        Article.objects.filter(candidates)
         .annotate(
-            # Not correlated: SQLite reads the pinned ids once for all rows.
-            pinned=ExpressionWrapper(
-                Q(pk__in=pinned_links.values("to_article_id")),
-                output_field=BooleanField(),
-            ),
+            pinned=ExpressionWrapper(Q(pk__in=pinned_ids), output_field=BooleanField()),
             shared_tags=Coalesce(
                 Subquery(shared_tags, output_field=IntegerField()), Value(0)
             )
             if tag_ids
             else Value(0, output_field=IntegerField()),
         )
-        .filter(Q(pinned=True) | Q(pk__in=newest_in_category) | Q(shared_tags__gt=0))
         .select_related("category")
-        # The sort holds every candidate's row: leave the longest column out.
         .defer("body")
-        .order_by("-pinned", "-shared_tags", "-published_at", "-id")[:limit]
     )
+    ranked = [
+        other
+        for other in found
+        if other.is_published
+        and other.pk != article.pk
+        and (
+            other.pinned
+            or other.shared_tags
+            or other.category_id == article.category_id
+        )
+    ]
+    ranked.sort(
+        key=lambda other: (
+            other.pinned,
+            other.shared_tags,
+            other.published_at,
+            other.pk,
+        ),
+        reverse=True,
+    )
+    return ranked[:limit]
