@@ -17,6 +17,7 @@ import asyncio
 import collections
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,47 @@ import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, SMTP, syntax
+
+# A line of the message that starts with a dot was sent with a second one.
+_DOT_STUFFING = re.compile(rb"(?m)^\.")
+
+
+class WholeDataSMTP(SMTP):
+    """aiosmtpd's server, reading a message up to its final dot at once.
+
+    Stock aiosmtpd reads DATA line by line in Python: about 1.4 ms of CPU for a
+    newsletter of 11 KB (200-odd lines of quoted-printable), twice what the
+    worker spends building and sending it, so a benchmark through it measured
+    mostly the sink. A real mail server spends a fraction of that. Everything
+    else (the commands, their checks, the handler's hooks) is aiosmtpd's own.
+    """
+
+    # The reader's buffer limit, here the largest message accepted.
+    line_length_limit = 32 * 1024 * 1024
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data = await self._reader.readuntil(b"\r\n.\r\n")
+        content = _DOT_STUFFING.sub(b"", data[: -len(b".\r\n")])
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+
+class SinkController(Controller):
+    def factory(self):
+        return WholeDataSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class Counter:
@@ -84,7 +126,7 @@ def main() -> None:
     args = parser.parse_args()
 
     counter = Counter(args.recipients, delay=args.delay_ms / 1000)
-    controller = Controller(counter, hostname="127.0.0.1", port=args.port)
+    controller = SinkController(counter, hostname="127.0.0.1", port=args.port)
     controller.start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

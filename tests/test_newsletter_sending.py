@@ -13,6 +13,7 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
+from bench.smtp_sink import SinkController
 from newsletter import sending, services
 from newsletter.models import Delivery, Issue, Subscriber
 from tests.factories import make_article, make_issue, make_newsletter, make_subscriber
@@ -407,12 +408,12 @@ class SMTPServer:
 
 @pytest.fixture
 def smtp_server(request, settings):
-    def start(**kwargs):
+    def start(*, controller_class=Controller, **kwargs):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         server = SMTPServer(**kwargs)
-        controller = Controller(server, hostname="127.0.0.1", port=port)
+        controller = controller_class(server, hostname="127.0.0.1", port=port)
         controller.start()
         request.addfinalizer(controller.stop)
         settings.MAILERS = {
@@ -428,10 +429,13 @@ def smtp_server(request, settings):
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize(
+    "controller_class", [Controller, SinkController], ids=["aiosmtpd", "bench-sink"]
+)
 def test_the_message_arrives_byte_for_byte_with_or_without_pipelining(
-    smtp_server, pipelining
+    smtp_server, pipelining, controller_class
 ):
-    server = smtp_server(pipelining=pipelining)
+    server = smtp_server(pipelining=pipelining, controller_class=controller_class)
     raw = b"Subject: Dots\r\n\r\n.A line that starts with a dot\r\n..and two\r\n"
     with smtplib.SMTP("127.0.0.1", server.port) as smtp:
         smtp.ehlo()
