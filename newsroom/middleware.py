@@ -288,9 +288,10 @@ def _response_from_entry(request, entry: dict) -> HttpResponse:
         nonce = getattr(request, "_csp_nonce", None)
         fills[NONCE_PLACEHOLDER] = b"" if nonce is None else str(nonce).encode()
     parts[1::2] = [fills[placeholder] for placeholder in placeholders]
-    response = HttpResponse(
-        b"".join(parts), status=entry["status"], headers=entry["headers"]
-    )
+    content = b"".join(parts)
+    response = HttpResponse(content, status=entry["status"], headers=entry["headers"])
+    # CommonMiddleware, which sets it on rendered pages, sits below this one.
+    response["Content-Length"] = str(len(content))
     _set_cache_headers(request, response, entry)
     response["X-Page-Cache"] = "HIT"
     return response

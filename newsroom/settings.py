@@ -153,16 +153,18 @@ MIDDLEWARE = [
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "newsroom.middleware.PermissionsPolicyMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    # A page served from cache passes through the CSRF (its cookie) and CSP
+    # middleware above, and skips the rest: the readers it is served to have no
+    # session or messages, and its stored headers already hold what
+    # XFrameOptionsMiddleware adds.
+    "newsroom.middleware.PublicPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "newsroom.middleware.DatabaseUnavailableMiddleware",
-    # Last, so a page served from cache still passes through the CSRF (cookie),
-    # session and CSP middleware above it.
-    "newsroom.middleware.PublicPageCacheMiddleware",
 ]
 
 ROOT_URLCONF = "newsroom.urls"

@@ -442,6 +442,33 @@ def test_a_cached_page_keeps_the_headers_the_view_gave_it(page_cache, client):
     assert second["Content-Type"].startswith("application/rss+xml")
 
 
+def test_a_cached_page_says_how_long_it_is(page_cache, client):
+    article = make_article()
+    client.get(article.get_absolute_url())
+
+    response = client.get(article.get_absolute_url())
+
+    assert response["X-Page-Cache"] == "HIT"
+    assert response["Content-Length"] == str(len(response.content))
+
+
+def test_a_cached_page_carries_the_security_headers(page_cache, client):
+    article = make_article()
+    first = client.get(article.get_absolute_url())
+
+    second = client.get(article.get_absolute_url())
+
+    assert second["X-Page-Cache"] == "HIT"
+    for header in (
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Cross-Origin-Opener-Policy",
+        "Permissions-Policy",
+    ):
+        assert second[header] == first[header]
+
+
 def test_a_feed_may_be_kept_by_shared_caches(page_cache, client):
     make_article()
 
