@@ -27,6 +27,8 @@ _ACCESS_FIELDS = {
     "a": "user_agent",
     "f": "referer",
 }
+# The atoms that are numbers, though gunicorn may give them as text.
+_ACCESS_NUMBERS = {"s", "B", "M"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,8 +44,11 @@ class JsonFormatter(logging.Formatter):
             entry["message"] = "request"
             for atom, field in _ACCESS_FIELDS.items():
                 value = record.args.get(atom)
-                if value not in (None, "-", ""):
-                    entry[field] = _number_or_text(value)
+                if value in (None, "-", ""):
+                    continue
+                entry[field] = (
+                    _number_or_text(value) if atom in _ACCESS_NUMBERS else value
+                )
         else:
             entry["message"] = record.getMessage()
         request = getattr(record, "request", None)

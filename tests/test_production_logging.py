@@ -1,10 +1,18 @@
 import json
 import logging
+import runpy
 import sys
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 from django.test import RequestFactory
+from gunicorn.config import Config
+from gunicorn.glogging import SafeAtoms
 
 from newsroom.logging import JsonFormatter
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _record(name="newsroom", msg="hello %s", args=("world",), exc_info=None):
@@ -61,3 +69,42 @@ def test_it_turns_a_gunicorn_access_line_into_fields():
     assert entry["user_agent"] == 'curl/8 "quoted"'
     assert "query" not in entry
     assert "referer" not in entry
+
+
+def test_gunicorn_logs_each_request_with_its_own_fields(monkeypatch):
+    monkeypatch.setenv("COLLECTSTATIC", "0")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/search/?q=ferry",
+        "PATH_INFO": "/search/",
+        "QUERY_STRING": "q=ferry",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.7",
+        "HTTP_USER_AGENT": "curl/8",
+        "HTTP_COOKIE": "csrftoken=not-for-the-log",
+    }
+    response = SimpleNamespace(status="200 OK", sent=93, headers=[])
+    logger = config["AccessLogger"](Config())
+
+    atoms = SafeAtoms(logger.atoms(response, None, environ, timedelta(milliseconds=4)))
+    record = _record(name="gunicorn.access", msg=Config().access_log_format, args=())
+    record.args = atoms
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert {k: v for k, v in entry.items() if k != "ts"} == {
+        "level": "WARNING",
+        "logger": "gunicorn.access",
+        "message": "request",
+        "remote_addr": "10.0.0.7",
+        "method": "GET",
+        "path": "/search/",
+        "query": "q=ferry",
+        "status": 200,
+        "bytes": 93,
+        "duration_ms": 4,
+        "user_agent": "curl/8",
+    }
+    plain = Config().access_log_format % atoms
+    assert plain.startswith("10.0.0.7 - - [")
+    assert plain.endswith('] "GET /search/?q=ferry HTTP/1.1" 200 93 "-" "curl/8"')
