@@ -6,11 +6,12 @@ costs the same whatever its size.
 """
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Q, Subquery, prefetch_related_objects
+from django.db.models import F, Q, Subquery, Value, Window, prefetch_related_objects
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,7 +34,9 @@ from articles.templatetags.article_tags import image_sources
 PER_PAGE = 12
 HOME_LATEST = 8
 HOME_ROW = 4
+HOME_ROW_SCAN = 500
 PREVIEW_PERMISSION = "articles.view_article"
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 # Saves within this time of publication are corrections, not updates.
 UPDATE_SHOWN_AFTER = timedelta(minutes=10)
 
@@ -75,17 +78,35 @@ def home(request):
     rows = []
     categories = list(Category.objects.all())
     if categories and lead:
-        # The newest few of every category in one query: "pk IN (the newest of
-        # one category, LIMIT n) OR pk IN (...)", one article_category_idx look-up
-        # and n primary-key reads per category. The outer query must stay free of
-        # other conditions: next to an indexable "status = ?" SQLite without
-        # statistics would rather scan every published article.
-        newest = published.exclude(pk=lead.pk).values("pk")
-        in_rows = Q()
-        for category in categories:
-            in_rows |= Q(pk__in=newest.filter(category=category)[:HOME_ROW])
+        # The newest few of every category in one query, whatever their number,
+        # ranked among the newest HOME_ROW_SCAN articles so the window function
+        # never sorts the whole archive. A section silent for that long gets no
+        # row. The range starts at the HOME_ROW_SCAN-th newest article's time, so
+        # SQLite reads article_published_idx from there; the outer query has no
+        # condition but "pk IN (...)" and reads the winners by primary key (next
+        # to "status = ?", SQLite without statistics would scan every article).
+        scan_from = Subquery(
+            published.order_by("-published_at", "-id").values("published_at")[
+                HOME_ROW_SCAN - 1 : HOME_ROW_SCAN
+            ]
+        )
+        ranked = (
+            published.filter(published_at__gte=Coalesce(scan_from, Value(_LONG_AGO)))
+            .exclude(pk=lead.pk)
+            .annotate(
+                row=Window(
+                    RowNumber(),
+                    partition_by=F("category_id"),
+                    order_by=[F("published_at").desc(), F("id").desc()],
+                )
+            )
+            .filter(row__lte=HOME_ROW)
+            .values("pk")
+        )
         shown_in_rows = list(
-            Article.objects.filter(in_rows).defer("body").select_related("category")
+            Article.objects.filter(pk__in=ranked)
+            .defer("body")
+            .select_related("category")
         )
         for category in categories:
             articles = [a for a in shown_in_rows if a.category_id == category.pk]
