@@ -10,10 +10,13 @@ these candidates can make the block: the pinned articles; the `limit` newest of
 the category; the `limit` newest sharing a tag (an article sharing one tag that
 is not among them has `limit` newer ones sharing at least as many above it); and
 every article sharing two tags or more, which few do. The query fetches the
-candidates by primary key ("pk IN (...) OR pk IN (...)", nothing else in the
-outer WHERE, so SQLite plans it the same with or without statistics) with their
-ranking figures; Python drops the unpublished and ranks them.
+candidates by primary key, "pk IN (pinned UNION newest ... UNION ...)" with
+nothing else in the outer WHERE (so SQLite plans it the same with or without
+statistics, and PostgreSQL as a semi-join), with their ranking figures; Python
+drops the unpublished and ranks them.
 """
+
+from datetime import UTC, datetime
 
 from django.db.models import (
     BooleanField,
@@ -32,6 +35,19 @@ from taggit.models import TaggedItem
 from articles.models import Article
 
 RELATED_LIMIT = 4
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _newest(articles, n):
+    """The ids of the n newest of `articles` (more if several share the n-th's
+    publication time), as a range down to the n-th newest: a LIMIT inside a
+    UNION is more than SQLite accepts."""
+    nth_newest = Subquery(
+        articles.order_by("-published_at", "-id").values("published_at")[n - 1 : n]
+    )
+    return articles.filter(
+        published_at__gte=Coalesce(nth_newest, Value(_LONG_AGO))
+    ).values("pk")
 
 
 def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Article]:
@@ -48,28 +64,25 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
         content_type__model=Article._meta.model_name,
         tag_id__in=tag_ids,
     )
-    # Newest first (the model's ordering), so a slice is "the n newest".
-    others = Article.objects.published().exclude(pk=article.pk).values("pk")
-    candidates = Q(pk__in=pinned_ids) | Q(
-        pk__in=others.filter(category_id=article.category_id)[:limit]
-    )
+    others = Article.objects.published().exclude(pk=article.pk)
+    parts = [
+        pinned_ids,
+        _newest(others.filter(category_id=article.category_id), limit),
+    ]
     if tag_ids:
-        # Walks article_published_idx newest first and stops at the limit-th
-        # article with one of the tags.
         sharing_one = others.filter(Exists(tagged.filter(object_id=OuterRef("pk"))))
-        candidates |= Q(pk__in=sharing_one[:limit])
+        parts.append(_newest(sharing_one, limit))
     if len(tag_ids) > 1:
         # Tagged items of any model: "tag_id IN (...)" alone keeps SQLite on the
         # tag index (with the content type it would read every tagged article).
         # A few extra candidates do no harm; they share no tag below.
-        sharing_two = (
+        parts.append(
             TaggedItem.objects.filter(tag_id__in=tag_ids)
             .values("object_id")
             .annotate(n=Count("pk"))
             .filter(n__gte=2)
             .values("object_id")
         )
-        candidates |= Q(pk__in=sharing_two)
 
     shared_tags = (
         tagged.filter(object_id=OuterRef("pk"))
@@ -79,7 +92,7 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
         .values("n")
     )
     found = (
-        Article.objects.filter(candidates)
+        Article.objects.filter(pk__in=parts[0].union(*parts[1:]))
         .annotate(
             pinned=ExpressionWrapper(Q(pk__in=pinned_ids), output_field=BooleanField()),
             shared_tags=Coalesce(

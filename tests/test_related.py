@@ -136,7 +136,7 @@ def test_the_candidates_are_read_through_indexes():
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + captured.captured_queries[0]["sql"])
         plan = [row[3] for row in cursor.fetchall()]
-    assert plan[0] == "MULTI-INDEX OR", plan
+    assert plan[0].startswith("SEARCH articles_article USING INTEGER PRIMARY KEY"), plan
     assert any("taggit_taggeditem_tag_id" in step for step in plan), plan
     # Neither every tagged article nor every article.
     assert not any(step.endswith("(content_type_id=?)") for step in plan), plan
