@@ -120,9 +120,9 @@ def test_public_pages_have_no_html_errors(client, newsroom, tmp_path, settings):
 
     # Pages a reader sees after sending a form: with errors, and after posting.
     pages["comment-errors"] = post(client, article, name="", email="nope").content
-    pages["signup-errors"] = client.post(
-        "/newsletter/", {"email": "not an address"}
-    ).content
+    signup = client.post("/newsletter/subscribe/", {"email": "not an address"})
+    assert signup.status_code == 400
+    pages["signup-errors"] = signup.content
     posted = post(client, article, comment="A pending comment of my own.")
     pages["comment-pending"] = client.get(posted["Location"]).content
     pages["server-error"] = server_error(RequestFactory().get("/")).content
