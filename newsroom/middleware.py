@@ -6,7 +6,6 @@ is down, and the public page cache.
 import hashlib
 import logging
 import re
-import secrets
 import threading
 from collections import OrderedDict
 
@@ -15,12 +14,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
-from django.middleware.csrf import (
-    CSRF_ALLOWED_CHARS,
-    CSRF_TOKEN_LENGTH,
-    _unmask_cipher_token,
-    get_token,
-)
+from django.middleware.csrf import _unmask_cipher_token, get_token
 from django.template.loader import get_template
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -282,7 +276,7 @@ def _response_from_entry(request, entry: dict) -> HttpResponse:
     fills = {}
     if CSRF_PLACEHOLDER in placeholders:
         # Also makes the CSRF middleware set (or renew) the reader's token cookie.
-        fills[CSRF_PLACEHOLDER] = _csrf_token(request).encode()
+        fills[CSRF_PLACEHOLDER] = get_token(request).encode()
     if NONCE_PLACEHOLDER in placeholders:
         # Reading the lazy nonce is what makes the CSP middleware announce it.
         nonce = getattr(request, "_csp_nonce", None)
@@ -295,38 +289,6 @@ def _response_from_entry(request, entry: dict) -> HttpResponse:
     _set_cache_headers(request, response, entry)
     response["X-Page-Cache"] = "HIT"
     return response
-
-
-def _csrf_token(request) -> str:
-    """
-    get_token(request), cheaper for a reader without the token cookie (every
-    first visit). Django draws the new secret and the mask one character, one
-    system call, at a time: a third of the cost of a cache hit. Here the whole
-    masked token is drawn at once; its secret, which is as random as the
-    token's two halves, becomes the reader's new cookie, as get_token would
-    have made it.
-    """
-    if "CSRF_COOKIE" in request.META:
-        return get_token(request)
-    token = _random_csrf_string(CSRF_TOKEN_LENGTH)
-    request.META["CSRF_COOKIE"] = _unmask_cipher_token(token)
-    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = True
-    return token
-
-
-def _random_csrf_string(length: int) -> str:
-    """`length` characters drawn uniformly from CSRF_ALLOWED_CHARS."""
-    alphabet = len(CSRF_ALLOWED_CHARS)
-    # Bytes from 248 (4 x 62) up would favour the first characters: skipped.
-    limit = 256 - 256 % alphabet
-    chars = []
-    while len(chars) < length:
-        chars += [
-            CSRF_ALLOWED_CHARS[byte % alphabet]
-            for byte in secrets.token_bytes(length)
-            if byte < limit
-        ]
-    return "".join(chars[:length])
 
 
 def _set_cache_headers(request, response, entry: dict) -> None:
