@@ -1,7 +1,9 @@
 """
 Newsletter sending speed: one issue to every subscriber, through an SMTP sink in
 another process, with one and then two `manage.py db_worker` processes on
-PostgreSQL. Reports emails per second and each worker's peak memory.
+PostgreSQL. Reports emails per second, each worker's peak memory and the CPU
+per email of the workers and of the sink (the two cores are shared by the
+workers, the sink, PostgreSQL and anything else running).
 
 run.py calls measure(), which runs this file in a process of its own (its Django is
 configured for the newsletter's database, not the page benchmark's).
@@ -94,6 +96,15 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return current, peak
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _prepare_issue():
     """A fresh issue of the bench newsletter with five articles, and an empty
     task queue."""
@@ -136,6 +147,7 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
             "EMAIL_PORT": str(sink.port),
             "EMAIL_USE_TLS": "0",
         }
+        sink_cpu = -_cpu_seconds(sink.process.pid)
         started = time.monotonic()
         started_wall = time.time()
         processes = [
@@ -166,6 +178,8 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
             for process in processes:
                 peaks[process.pid] = max(peaks[process.pid], _rss_mb(process.pid)[1])
             time.sleep(0.2)
+        worker_cpu = sum(_cpu_seconds(process.pid) for process in processes)
+        sink_cpu += _cpu_seconds(sink.process.pid)
         for process in processes:
             peaks[process.pid] = max(peaks[process.pid], _rss_mb(process.pid)[1])
             process.send_signal(signal.SIGTERM)
@@ -174,8 +188,9 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT).count()
+        sink.wait_for(sent, timeout=2)  # its status file lags a little
         status = sink.status()
-    sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT).count()
     messages = status["messages"]
     steady = None
     if messages > 1 and status["last"] > status["first"]:
@@ -190,6 +205,10 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
         "seconds": round((status["last"] or started_wall) - started_wall, 2),
         "emails_per_second": round(steady, 1) if steady else None,
         "peak_rss_mb": round(max(peaks.values()), 1),
+        # CPU per email received, over the whole window (start-up included).
+        "worker_cpu_ms_per_email": round(worker_cpu / max(messages, 1) * 1000, 2),
+        "sink_cpu_ms_per_email": round(sink_cpu / max(messages, 1) * 1000, 2),
+        "load_average": [round(n, 2) for n in os.getloadavg()],
     }
 
 
@@ -231,7 +250,10 @@ def main() -> None:
         row = run_send(env, workers, args.seconds, workdir)
         print(
             f"  {workers} worker(s): {row['emails']:,} emails, "
-            f"{row['emails_per_second'] or 0:,.0f}/s, peak {row['peak_rss_mb']} MB",
+            f"{row['emails_per_second'] or 0:,.0f}/s, peak {row['peak_rss_mb']} MB, "
+            f"CPU per email {row['worker_cpu_ms_per_email']} ms in the workers, "
+            f"{row['sink_cpu_ms_per_email']} ms in the sink; "
+            f"load average {row['load_average'][0]}",
             flush=True,
         )
         if row["emails"] < row["recipients"]:
