@@ -92,7 +92,7 @@ def _cases():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("field", "value"), _cases())
+@pytest.mark.parametrize(("field", "value"), list(_cases()))
 def test_a_hostile_value_in_the_comment_form_is_refused_or_stored_clean(
     client, settings, field, value
 ):
