@@ -281,11 +281,15 @@ def test_it_stores_the_name_without_control_or_bidi_characters(client):
     assert Comment.objects.get().author_name == "Anahit Sargsyan"
 
 
-def test_a_name_of_only_invisible_characters_is_required(client):
-    response = post(client, make_article(), name="\u200b\u202e\x07")
+@pytest.mark.parametrize(
+    ("field", "invisible"),
+    [("name", "\u200b\u202e\x07"), ("comment", "\x07\u200b\r\n")],
+)
+def test_a_value_of_only_invisible_characters_is_required(client, field, invisible):
+    response = post(client, make_article(), **{field: invisible})
     assert response.status_code == 400
     assert (
-        '<span id="name-errors" class="field-error">This field is required.</span>'
+        f'<span id="{field}-errors" class="field-error">This field is required.</span>'
         in response.text
     )
     assert not Comment.objects.exists()
@@ -316,16 +320,6 @@ def test_the_comment_keeps_its_line_breaks_and_loses_other_controls(client):
     comment = Comment.objects.get()
     assert comment.text == "One[2J\n\nTwo three"
     assert "<p>One[2J</p>" in comment.html
-
-
-def test_a_comment_of_only_invisible_characters_is_required(client):
-    response = post(client, make_article(), comment="\x07\u200b\r\n")
-    assert response.status_code == 400
-    assert (
-        '<span id="comment-errors" class="field-error">This field is required.</span>'
-        in response.text
-    )
-    assert not Comment.objects.exists()
 
 
 def test_comments_closed_on_the_article_refuse_a_post(client):
