@@ -19,7 +19,9 @@ process's readers at most that many seconds late.
 import hashlib
 import logging
 import secrets
+import threading
 import time
+from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -117,3 +119,47 @@ def seconds_until_next_publication(generation: int) -> float | None:
         due = next_at.timestamp() if next_at else 0
         cache.set(key, due, timeout=settings.PAGE_CACHE_SECONDS)
     return due - now if due else None
+
+
+class RecentPages:
+    """
+    The cache entries (pages or fragments) one process stored or fetched lately,
+    most recently served last. At most `max_bytes` of content: adding past that
+    drops the least recently served. The keys carry the generation, as in the
+    shared cache, so a new generation misses these too; an entry is never served
+    past its expires_at, which ends before the next scheduled article goes live.
+    """
+
+    def __init__(self, *, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries = OrderedDict()  # key: (entry, size)
+        # gunicorn's threads share one instance per process.
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            entry, _ = self._entries.get(key, (None, 0))
+            if entry is None:
+                return None
+            if entry["expires_at"] <= timezone.now().timestamp():
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def add(self, key: str, entry: dict) -> None:
+        size = sum(len(part) for part in entry["parts"])
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = (entry, size)
+            self.size += size
+            while self.size > self.max_bytes:
+                self._remove(next(iter(self._entries)))
+
+    def _remove(self, key: str) -> None:
+        _, size = self._entries.pop(key)
+        self.size -= size

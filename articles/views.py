@@ -16,6 +16,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.functional import cached_property
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 from django.views.generic.dates import (
@@ -54,30 +55,95 @@ def _paginate(request, queryset, per_page=PER_PAGE):
         raise Http404("No such page.") from None
 
 
-@require_safe
-def home(request):
-    published = Article.objects.published().defer("body")
-    # Every page knows the lead, so "More" pages go on where page one stopped.
-    # Two indexed look-ups rather than one sort of every article by is_featured.
-    # The featured one is ordered as article_published_idx stores it (ties to
-    # the lower id): with "-id" SQLite sorts the ties itself and, finding no
-    # second featured article to end the sort, reads every published row.
-    lead = (
-        published.filter(is_featured=True)
-        .select_related("category")
-        .order_by("-published_at", "id")
-        .first()
-    ) or published.select_related("category").first()
-    latest = published.select_related("category")
-    if lead:
-        latest = latest.exclude(pk=lead.pk)
-    page = _paginate(request, latest, HOME_LATEST)
-    if page.number > 1:
-        lead = None
+def _requested_page(request) -> int:
+    """The page number asked for, known without a query: 404 unless it is one."""
+    value = request.GET.get("page") or "1"
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise Http404("No such page.")
+    return int(value)
 
-    rows = []
-    categories = list(Category.objects.all())
-    if categories and lead:
+
+class LazyPage:
+    """One page of `queryset`, fetched on first use (a listing whose cards are a
+    cached fragment never counts or fetches them). A number past the last page
+    raises Http404 then, as the page renders; no fragment is stored for it."""
+
+    def __init__(self, queryset, number: int, per_page=PER_PAGE):
+        self.queryset = queryset
+        self.number = number
+        self.per_page = per_page
+
+    @cached_property
+    def page(self):
+        try:
+            return Paginator(self.queryset, self.per_page).page(self.number)
+        except InvalidPage:
+            raise Http404("No such page.") from None
+
+    def __getattr__(self, name):
+        # Everything else a template asks of a page: object_list, has_next...
+        return getattr(self.page, name)
+
+
+class FrontPage:
+    """What the home page shows: the lead story, the latest (paginated) and a row
+    of the newest few of every section. Loaded on first use, in six queries."""
+
+    def __init__(self, number: int):
+        self.number = number
+        self.published = Article.objects.published().defer("body")
+
+    @cached_property
+    def categories(self):
+        return list(Category.objects.all())
+
+    @cached_property
+    def _lead(self):
+        # Every page knows the lead, so "More" pages go on where page one stopped.
+        # Two indexed look-ups rather than one sort of every article by
+        # is_featured. The featured one is ordered as article_published_idx
+        # stores it (ties to the lower id): with "-id" SQLite sorts the ties
+        # itself and, finding no second featured article to end the sort, reads
+        # every published row.
+        return (
+            self.published.filter(is_featured=True)
+            .select_related("category")
+            .order_by("-published_at", "id")
+            .first()
+        ) or self.published.select_related("category").first()
+
+    @cached_property
+    def _page(self):
+        latest = self.published.select_related("category")
+        if self._lead:
+            latest = latest.exclude(pk=self._lead.pk)
+        return LazyPage(latest, self.number, HOME_LATEST).page
+
+    @cached_property
+    def _loaded(self):
+        lead = self._lead if self._page.number == 1 else None
+        rows = self._rows(lead) if lead else []
+        shown = [lead] if lead else []
+        shown += list(self._page.object_list)
+        shown += [article for _, articles in rows for article in articles]
+        prefetch_related_objects(shown, "authors")
+        return lead, self._page, rows
+
+    @property
+    def lead(self):
+        return self._loaded[0]
+
+    @property
+    def page(self):
+        return self._loaded[1]
+
+    @property
+    def rows(self):
+        return self._loaded[2]
+
+    def _rows(self, lead):
+        if not self.categories:
+            return []
         # The newest few of every category in one query, whatever their number,
         # ranked among the newest HOME_ROW_SCAN articles so the window function
         # never sorts the whole archive. A section silent for that long gets no
@@ -85,6 +151,7 @@ def home(request):
         # SQLite reads article_published_idx from there; the outer query has no
         # condition but "pk IN (...)" and reads the winners by primary key (next
         # to "status = ?", SQLite without statistics would scan every article).
+        published = self.published
         scan_from = Subquery(
             published.order_by("-published_at", "-id").values("published_at")[
                 HOME_ROW_SCAN - 1 : HOME_ROW_SCAN
@@ -108,23 +175,20 @@ def home(request):
             .defer("body")
             .select_related("category")
         )
-        for category in categories:
+        rows = []
+        for category in self.categories:
             articles = [a for a in shown_in_rows if a.category_id == category.pk]
             if articles:
                 rows.append((category, articles))
-    shown = [lead] if lead else []
-    shown += list(page.object_list)
-    shown += [article for _, articles in rows for article in articles]
-    prefetch_related_objects(shown, "authors")
+        return rows
+
+
+@require_safe
+def home(request):
     return render(
         request,
         "articles/home.html",
-        {
-            "lead": lead,
-            "page": page,
-            "rows": rows,
-            "nav_categories": categories,
-        },
+        {"front": FrontPage(_requested_page(request))},
     )
 
 
@@ -148,7 +212,8 @@ def _article_etag(article, request):
     # The page shows the comment count and, around the story, other articles
     # (related, previous/next): the generation changes whenever those do.
     stamp = int(article.updated_at.timestamp())
-    etag = f"{article.pk}-{stamp}-{article.comment_count}-{public_pages_generation()}"
+    generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
+    etag = f"{article.pk}-{stamp}-{article.comment_count}-{generation}"
     # The comment cookies (the reader's pending comments, their saved name) change
     # the comment section: a browser holding the cookieless copy must not get a 304.
     personal = [
@@ -163,6 +228,48 @@ def _article_etag(article, request):
 
 def _article_last_modified(article):
     return max(article.updated_at, article.published_at or article.updated_at)
+
+
+class StoryParts:
+    """What the article page shows around the article itself, each loaded on first
+    use: where the page's cached fragments (articles/fragments.py) hold them
+    already, their queries never run."""
+
+    def __init__(self, article):
+        self.article = article
+
+    @cached_property
+    def _prefetched(self):
+        prefetch_related_objects([self.article], "authors", "tags")
+        return self.article
+
+    @cached_property
+    def authors(self):
+        return list(self._prefetched.authors.all())
+
+    @cached_property
+    def tags(self):
+        return sorted(self._prefetched.tags.all(), key=lambda tag: tag.name.lower())
+
+    @cached_property
+    def related(self):
+        return related_articles(self._prefetched)
+
+    @cached_property
+    def _neighbours(self):
+        return _neighbours(self.article)
+
+    @property
+    def previous(self):
+        return self._neighbours[0]
+
+    @property
+    def next(self):
+        return self._neighbours[1]
+
+    @cached_property
+    def image(self):
+        return image_sources(self.article)
 
 
 def _neighbours(article):
@@ -221,20 +328,13 @@ def article_detail(request, slug):
         if not_modified is not None:
             return not_modified
 
-    prefetch_related_objects([article], "authors", "tags")
-    previous, following = _neighbours(article)
     response = render(
         request,
         "articles/article_detail.html",
         {
             "article": article,
-            "authors": list(article.authors.all()),
-            "tags": sorted(article.tags.all(), key=lambda tag: tag.name.lower()),
-            "related": related_articles(article),
-            "previous": previous,
-            "next": following,
+            "parts": StoryParts(article),
             "is_preview": is_preview,
-            "image": image_sources(article),
             "show_updated": article.published_at
             and article.updated_at - article.published_at > UPDATE_SHOWN_AFTER,
             "share_url": settings.SITE_URL + article.get_absolute_url(),
@@ -251,8 +351,9 @@ def article_detail(request, slug):
 @require_safe
 def category_detail(request, slug):
     category = get_object_or_404(Category, slug=slug)
-    page = _paginate(
-        request, _cards(Article.objects.published().filter(category=category))
+    page = LazyPage(
+        _cards(Article.objects.published().filter(category=category)),
+        _requested_page(request),
     )
     return render(
         request,
@@ -260,6 +361,7 @@ def category_detail(request, slug):
         {
             "category": category,
             "page": page,
+            "listing_key": f"category:{category.pk}",
             "hide_card_category": True,
             "feed_url": reverse("articles:category_feed", args=[category.slug]),
             "atom_url": reverse("articles:category_atom", args=[category.slug]),
@@ -270,13 +372,16 @@ def category_detail(request, slug):
 @require_safe
 def tag_detail(request, slug):
     tag = get_object_or_404(Tag, slug=slug)
-    page = _paginate(request, _cards(Article.objects.published().filter(tags=tag)))
+    page = LazyPage(
+        _cards(Article.objects.published().filter(tags=tag)), _requested_page(request)
+    )
     return render(
         request,
         "articles/tag_detail.html",
         {
             "tag": tag,
             "page": page,
+            "listing_key": f"tag:{tag.pk}",
             "feed_url": reverse("articles:tag_feed", args=[tag.slug]),
             "atom_url": reverse("articles:tag_atom", args=[tag.slug]),
         },
@@ -286,8 +391,9 @@ def tag_detail(request, slug):
 @require_safe
 def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
-    page = _paginate(
-        request, _cards(Article.objects.published().filter(authors=author))
+    page = LazyPage(
+        _cards(Article.objects.published().filter(authors=author)),
+        _requested_page(request),
     )
     return render(
         request,
@@ -295,6 +401,7 @@ def author_detail(request, slug):
         {
             "author": author,
             "page": page,
+            "listing_key": f"author:{author.pk}",
             "feed_url": reverse("articles:author_feed", args=[author.slug]),
             "atom_url": reverse("articles:author_atom", args=[author.slug]),
         },

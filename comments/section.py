@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from comments.forms import CommentForm
 from comments.models import Comment
@@ -91,90 +92,140 @@ def _reply_to(request) -> int | None:
         return None
 
 
-def section_context(request, article, *, form: CommentForm | None = None) -> dict:
-    per_page = settings.COMMENTS_PER_PAGE
-    own_ids = pending_ids(request)
-    number = _page_number(request)
-    top_ids: list[int] = []
-    comments: list[Comment] = []
-    if article.comment_count or own_ids:
-        top_ids = top_level_ids(article) if article.comment_count else []
-        pages = max(1, math.ceil(len(top_ids) / per_page))
-        number = min(number, pages)
-        page_ids = top_ids[(number - 1) * per_page : number * per_page]
-        visible = Q(
-            status=Comment.Status.APPROVED,
-        ) & (Q(pk__in=page_ids) | Q(thread_id__in=page_ids))
-        own = Q(
-            pk__in=own_ids, status__in=[Comment.Status.PENDING, Comment.Status.SPAM]
-        )
-        if page_ids or own_ids:
-            # Sorted here, not in SQL: given an ORDER BY created_at, SQLite without
-            # statistics (nothing runs ANALYZE) walks comment_status_idx through
-            # every approved comment on the site to skip a sort of a few hundred.
-            comments = sorted(
-                Comment.objects.filter(article=article)
-                .filter(visible | own)
-                .only(*DISPLAY_FIELDS)
-                .order_by(),
-                key=lambda comment: (comment.created_at, comment.pk),
+class Threads:
+    """One page of an article's approved threads, with this reader's own comments
+    awaiting moderation placed in them; loaded on first use (a page whose threads
+    fragment is cached never runs its queries)."""
+
+    def __init__(self, article, *, requested_page: int, own_ids: list[int]):
+        self.article = article
+        self.requested_page = requested_page
+        self.own_ids = own_ids
+        self.is_open = comments_open(article)
+
+    @cached_property
+    def _loaded(self):
+        per_page = settings.COMMENTS_PER_PAGE
+        article, own_ids = self.article, self.own_ids
+        top_ids: list[int] = []
+        comments: list[Comment] = []
+        pages = number = 1
+        if article.comment_count or own_ids:
+            top_ids = top_level_ids(article) if article.comment_count else []
+            pages = max(1, math.ceil(len(top_ids) / per_page))
+            number = min(self.requested_page, pages)
+            page_ids = top_ids[(number - 1) * per_page : number * per_page]
+            visible = Q(
+                status=Comment.Status.APPROVED,
+            ) & (Q(pk__in=page_ids) | Q(thread_id__in=page_ids))
+            own = Q(
+                pk__in=own_ids,
+                status__in=[Comment.Status.PENDING, Comment.Status.SPAM],
             )
-    pages = max(1, math.ceil(len(top_ids) / per_page))
-    number = min(number, pages)
+            if page_ids or own_ids:
+                # Sorted here, not in SQL: given an ORDER BY created_at, SQLite
+                # without statistics (nothing runs ANALYZE) walks
+                # comment_status_idx through every approved comment on the site to
+                # skip a sort of a few hundred.
+                comments = sorted(
+                    Comment.objects.filter(article=article)
+                    .filter(visible | own)
+                    .only(*DISPLAY_FIELDS)
+                    .order_by(),
+                    key=lambda comment: (comment.created_at, comment.pk),
+                )
+        return top_ids, comments, number, pages
 
-    is_open = comments_open(article)
-    max_depth = settings.COMMENTS_THREAD_DEPTH
-    nodes = {c.pk: Node(c) for c in comments}
-    position = {pk: i for i, pk in enumerate(top_ids)}
-    roots = []
-    for node in nodes.values():
-        comment = node.comment
-        comment.awaiting_moderation = comment.status != Comment.Status.APPROVED
-        comment.can_reply = (
-            is_open and not comment.awaiting_moderation and comment.depth < max_depth
+    @property
+    def page_number(self) -> int:
+        return self._loaded[2]
+
+    @cached_property
+    def nodes(self) -> dict[int, Node]:
+        top_ids, comments, number, pages = self._loaded
+        max_depth = settings.COMMENTS_THREAD_DEPTH
+        nodes = {c.pk: Node(c) for c in comments}
+        position = {pk: i for i, pk in enumerate(top_ids)}
+        roots = []
+        for node in nodes.values():
+            comment = node.comment
+            comment.awaiting_moderation = comment.status != Comment.Status.APPROVED
+            comment.can_reply = (
+                self.is_open
+                and not comment.awaiting_moderation
+                and comment.depth < max_depth
+            )
+            if comment.parent_id is None:
+                approved_here = comment.pk in position
+                # The author's own pending top-level comment goes after the last
+                # thread.
+                if approved_here or (comment.awaiting_moderation and number == pages):
+                    roots.append(node)
+            elif comment.parent_id in nodes:
+                nodes[comment.parent_id].replies.append(node)
+            elif comment.thread_id in nodes:
+                # Its parent was trashed or marked spam: keep the reply in its
+                # thread.
+                nodes[comment.thread_id].replies.append(node)
+        roots.sort(
+            key=lambda n: (position.get(n.comment.pk, len(position)), n.comment.pk)
         )
-        if comment.parent_id is None:
-            approved_here = comment.pk in position
-            # The author's own pending top-level comment goes after the last thread.
-            if approved_here or (comment.awaiting_moderation and number == pages):
-                roots.append(node)
-        elif comment.parent_id in nodes:
-            nodes[comment.parent_id].replies.append(node)
-        elif comment.thread_id in nodes:
-            # Its parent was trashed or marked spam: keep the reply in its thread.
-            nodes[comment.thread_id].replies.append(node)
-    roots.sort(key=lambda n: (position.get(n.comment.pk, len(position)), n.comment.pk))
+        self._roots = roots
+        return nodes
 
+    @property
+    def roots(self) -> list[Node]:
+        self.nodes  # noqa: B018 (builds the threads)
+        return self._roots
+
+    @property
+    def page_links(self) -> list[tuple[int, str]]:
+        pages = self._loaded[3]
+        if pages == 1:
+            return []
+        base_url = self.article.get_absolute_url()
+        return [(n, _page_url(base_url, n)) for n in range(1, pages + 1)]
+
+    @property
+    def reply_query(self) -> str:
+        # Reply links keep the page: "?cpage=2&replytocom=7".
+        number = self.page_number
+        return urlencode({"cpage": number}) + "&" if number > 1 else ""
+
+
+def section_context(request, article, *, form: CommentForm | None = None) -> dict:
+    threads = Threads(
+        article, requested_page=_page_number(request), own_ids=pending_ids(request)
+    )
+    reply_id = _reply_to(request)
     reply_to = None
-    if is_open:
-        reply_id = _reply_to(request)
-        if reply_id in nodes and not nodes[reply_id].comment.awaiting_moderation:
-            reply_to = nodes[reply_id].comment
+    if threads.is_open:
+        if reply_id is not None:
+            node = threads.nodes.get(reply_id)
+            if node is not None and not node.comment.awaiting_moderation:
+                reply_to = node.comment
         if form is None:
             form = CommentForm(initial=_initial(request, reply_to))
-
-    base_url = article.get_absolute_url()
     return {
         "article": article,
         "request": request,
-        "roots": roots,
+        "threads": threads,
+        # The threads are the same for every reader who has none of their own
+        # awaiting moderation: a cached fragment.
+        "threads_shared": not threads.own_ids,
         "count": article.comment_count,
-        "is_open": is_open,
+        "is_open": threads.is_open,
         "form": form,
         "reply_to": reply_to,
-        "page_number": number,
-        "page_links": [
-            (n, _page_url(base_url, n, request)) for n in range(1, pages + 1)
-        ]
-        if pages > 1
-        else [],
-        "cancel_reply_url": _page_url(base_url, number, request) + "#respond",
-        # Reply links keep the page: "?cpage=2&replytocom=7".
-        "reply_query": urlencode({"cpage": number}) + "&" if number > 1 else "",
+        "cancel_reply_url": (
+            _page_url(article.get_absolute_url(), threads.page_number) + "#respond"
+            if reply_to
+            else ""
+        ),
     }
 
 
-def _page_url(base_url: str, number: int, request) -> str:
+def _page_url(base_url: str, number: int) -> str:
     return f"{base_url}?cpage={number}" if number > 1 else base_url
 
 

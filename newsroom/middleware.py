@@ -6,8 +6,6 @@ is down, and the public page cache.
 import hashlib
 import logging
 import re
-import threading
-from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
@@ -20,7 +18,12 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles.cache import page_cache_key, page_cache_timeout, public_pages_generation
+from articles.cache import (
+    RecentPages,
+    page_cache_key,
+    page_cache_timeout,
+    public_pages_generation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,50 +164,6 @@ class PublicPageCacheMiddleware:
         _set_cache_headers(request, response, entry)
         response["X-Page-Cache"] = "MISS"
         return response
-
-
-class RecentPages:
-    """
-    The cache entries one process stored or fetched lately, most recently served
-    last. At most `max_bytes` of page content: adding past that drops the least
-    recently served. The keys carry the generation, as in the shared cache, so a
-    new generation misses these too; an entry is never served past its
-    expires_at, which ends before the next scheduled article goes live.
-    """
-
-    def __init__(self, *, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._entries = OrderedDict()  # key: (entry, size)
-        # gunicorn's threads share one instance per process.
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            entry, _ = self._entries.get(key, (None, 0))
-            if entry is None:
-                return None
-            if entry["expires_at"] <= timezone.now().timestamp():
-                self._remove(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def add(self, key: str, entry: dict) -> None:
-        size = sum(len(part) for part in entry["parts"])
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
-            self._entries[key] = (entry, size)
-            self.size += size
-            while self.size > self.max_bytes:
-                self._remove(next(iter(self._entries)))
-
-    def _remove(self, key: str) -> None:
-        _, size = self._entries.pop(key)
-        self.size -= size
 
 
 def _is_cacheable_address(request) -> bool:

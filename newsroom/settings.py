@@ -268,6 +268,17 @@ PAGE_CACHE_GENERATION_SECONDS = envint("PAGE_CACHE_GENERATION_SECONDS", 1)
 # Megabytes of the pages it served lately that each process (each gunicorn worker)
 # keeps in memory, so most hits need no round trip to Redis. 0 keeps none.
 PAGE_CACHE_LOCAL_MB = envint("PAGE_CACHE_LOCAL_MB", 16)
+# Seconds a cached fragment (articles/fragments.py: a part of a page that is the
+# same for every reader) may be reused within one generation; 0 renders them every
+# time. Pages the page cache does not serve (readers with a session or comment
+# cookies, pages not yet stored) then render only what is the reader's own. Off
+# without Redis, like the page cache: each process's own cache would not see
+# another's invalidations.
+FRAGMENT_CACHE_SECONDS = envint(
+    "FRAGMENT_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0
+)
+# Megabytes of the fragments it used lately that each process keeps in memory.
+FRAGMENT_CACHE_LOCAL_MB = envint("FRAGMENT_CACHE_LOCAL_MB", 16)
 # Cache-Control lifetimes for browsers and shared caches (CDN) on cached pages that
 # hold no per-reader form token, such as feeds.
 PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 60)

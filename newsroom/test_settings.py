@@ -35,6 +35,9 @@ WHITENOISE_USE_FINDERS = True
 # The page cache is off here so tests see every write at once; the tests of the
 # cache itself switch it on with override_settings.
 PAGE_CACHE_SECONDS = 0
+# Fragments too (tests/test_fragments.py switches them on): the query budgets of
+# the pages are measured on the render that fragments save.
+FRAGMENT_CACHE_SECONDS = 0
 
 # SQLite tests use a file, as production does: an in-memory database shared between
 # threads fails concurrent writers with "table is locked" instead of queueing them

@@ -1,5 +1,5 @@
 """Template tags for the reader site: responsive images, the section menu,
-canonical URLs and the JSON-LD of an article."""
+canonical URLs, the JSON-LD of an article and cached fragments."""
 
 import json
 import re
@@ -11,6 +11,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from articles.fragments import cached_fragment
 from articles.models import Article, Category
 
 register = template.Library()
@@ -91,15 +92,31 @@ def story_body(article):
     return mark_safe(format_html("<p>{}</p>", dateline) + body)
 
 
+def section_links() -> list[tuple[str, str]]:
+    """(name, address) of every section, in menu order; cached per generation."""
+    text = cached_fragment(
+        "section-links",
+        [],
+        lambda: json.dumps(
+            [
+                (category.name, category.get_absolute_url())
+                for category in Category.objects.only("name", "slug")
+            ]
+        ),
+    )
+    return json.loads(text)
+
+
 @register.inclusion_tag("includes/section_nav.html", takes_context=True)
 def section_nav(context):
-    """The category menu. Views that already loaded the categories pass them as
-    `nav_categories` to save the query."""
-    categories = context.get("nav_categories")
-    if categories is None:
-        categories = list(Category.objects.only("name", "slug"))
+    """The category menu, marking the page it is on: a cached fragment for each
+    item that can be current (any other address shares one, so a crawl of
+    made-up addresses stores nothing new)."""
     request = context.get("request")
-    return {"categories": categories, "current_path": request.path if request else ""}
+    path = request.path if request else ""
+    links = section_links()
+    current = path if path == "/" or any(url == path for _, url in links) else ""
+    return {"links": links, "current_path": current}
 
 
 @register.simple_tag(takes_context=True)
@@ -174,8 +191,16 @@ def article_structured_data(article: Article, authors) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def article_json_ld(context, article, authors):
-    text = json.dumps(article_structured_data(article, authors), ensure_ascii=False)
+def article_json_ld(context, article, parts):
+    """The article's JSON-LD; `parts` (articles.views.StoryParts) gives the
+    authors, needed only when the data is not already cached."""
+    text = cached_fragment(
+        "article-json-ld",
+        [article.pk],
+        lambda: json.dumps(
+            article_structured_data(article, parts.authors), ensure_ascii=False
+        ),
+    )
     # A data block is never run, but carrying the CSP nonce keeps strict
     # validators and reporting quiet.
     nonce = context.get("csp_nonce")
@@ -183,4 +208,37 @@ def article_json_ld(context, article, authors):
         '<script type="application/ld+json"{}>{}</script>',
         format_html(' nonce="{}"', nonce) if nonce else "",
         mark_safe(text.translate(_JSON_SCRIPT_ESCAPES)),
+    )
+
+
+class FragmentNode(template.Node):
+    def __init__(self, nodelist, name, vary_on):
+        self.nodelist = nodelist
+        self.name = name
+        self.vary_on = vary_on
+
+    def render(self, context):
+        vary_on = [value.resolve(context) for value in self.vary_on]
+        return cached_fragment(
+            self.name, vary_on, lambda: self.nodelist.render(context)
+        )
+
+
+@register.tag
+def fragment(parser, token):
+    """A part of the page that is the same for every reader, cached per generation
+    of the public pages (see articles/fragments.py for what may go inside):
+
+        {% fragment "article-story" article.pk %}...{% endfragment %}
+    """
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError(
+            "'fragment' needs a name: {% fragment \"name\" value ... %}"
+        )
+    name = bits[1].strip("\"'")
+    nodelist = parser.parse(("endfragment",))
+    parser.delete_first_token()
+    return FragmentNode(
+        nodelist, name, [parser.compile_filter(bit) for bit in bits[2:]]
     )

@@ -2,6 +2,7 @@
 
 from django import template
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from newsletter.models import signup_choices
 
@@ -10,11 +11,12 @@ register = template.Library()
 
 @register.inclusion_tag("newsletter/signup_box.html", takes_context=True)
 def newsletter_signup_box(context):
-    """Costs no query: the newsletters come from the cache (models.signup_choices)."""
+    """Costs no query: the newsletters come from the cache (models.signup_choices),
+    and only when the choices' cached fragment is missing."""
     request = context.get("request")
     return {
         "csrf_token": context.get("csrf_token"),
-        "newsletters": signup_choices(),
+        "newsletters": SimpleLazyObject(signup_choices),
         "action": reverse("newsletter:subscribe"),
         "source": request.path if request is not None else "",
     }

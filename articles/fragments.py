@@ -1,0 +1,90 @@
+"""
+Cached fragments: the parts of a page that are the same for every reader, rendered
+once per generation of the public pages (articles/cache.py) and reused until
+anything readers see changes.
+
+The page cache (newsroom.middleware) stores whole pages, but only for readers with
+no session and no comment cookies. A reader who has commented, an editor browsing
+the site, a page after its entry expired: these render the page. With fragments,
+that render reuses the story, its surroundings and the approved comments, and
+renders only what is the reader's own (forms and their tokens, their comments
+awaiting moderation, their saved name).
+
+Rules for a fragment:
+- it holds nothing personal: no form, no CSRF token, no CSP nonce, nothing that
+  depends on the user or the cookies;
+- everything it shows changes only with the generation (every save of an article,
+  category or author, every comment approved or removed starts a new one), or with
+  the values it is keyed on;
+- the data it shows is computed lazily (articles.views.StoryParts,
+  comments.section.Threads), so a hit runs none of those queries.
+
+Keys carry the generation; like pages, a fragment never outlives the moment the
+next scheduled article goes live. The cache is the default one (Redis in
+production, shared by every process). When it cannot be reached, or with
+FRAGMENT_CACHE_SECONDS = 0, fragments are rendered every time.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.cache.utils import make_template_fragment_key
+from django.utils import timezone
+
+from articles.cache import (
+    RecentPages,
+    public_pages_generation,
+    seconds_until_next_publication,
+)
+
+logger = logging.getLogger(__name__)
+
+# Each process keeps the fragments it used lately, so most hits need no round trip
+# to Redis. Entries are {"parts": [html], "expires_at": timestamp}, as pages are.
+_recent = RecentPages(max_bytes=settings.FRAGMENT_CACHE_LOCAL_MB * 2**20)
+
+
+def fragment_timeout(generation: int) -> int:
+    """FRAGMENT_CACHE_SECONDS, cut short so no fragment outlives the moment the
+    next scheduled article goes live."""
+    timeout = settings.FRAGMENT_CACHE_SECONDS
+    until_next = seconds_until_next_publication(generation)
+    if until_next is not None:
+        timeout = min(timeout, max(int(until_next), 1))
+    return timeout
+
+
+def cached_fragment(name: str, vary_on: Iterable, render: Callable[[], str]) -> str:
+    """The fragment `name` for the values `vary_on`, from the cache or from
+    `render()` (then stored)."""
+    if not settings.FRAGMENT_CACHE_SECONDS:
+        return render()
+    generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
+    if not generation:
+        return render()
+    key = make_template_fragment_key(f"{name}:v1:{generation}", list(vary_on))
+    entry = _recent.get(key)
+    if entry is None:
+        try:
+            entry = cache.get(key)
+        except Exception:
+            logger.warning("Cache unreachable: fragment %s rendered", name)
+            return render()
+        if entry is None:
+            entry = _store(key, render(), generation)
+        if entry["expires_at"]:
+            _recent.add(key, entry)
+    return entry["parts"][0]
+
+
+def _store(key: str, html: str, generation: int) -> dict:
+    try:
+        timeout = fragment_timeout(generation)
+        entry = {"parts": [html], "expires_at": timezone.now().timestamp() + timeout}
+        cache.set(key, entry, timeout)
+    except Exception:
+        logger.warning("Cache unreachable: fragment not stored")
+        return {"parts": [html], "expires_at": 0}
+    return entry
