@@ -202,6 +202,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": envstr("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Kept open between requests, as on PostgreSQL: opening the file and
+            # running the PRAGMAs below cost about 1 ms a request, a fifth of an
+            # article page rendered from cached fragments, and a new connection
+            # starts with an empty page cache.
+            "CONN_MAX_AGE": envint("CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # IMMEDIATE transactions take the write lock up front, so concurrent
                 # writers queue on the busy timeout instead of failing with
