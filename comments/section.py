@@ -99,7 +99,11 @@ class Threads:
 
     def __init__(self, article, *, requested_page: int, own_ids: list[int]):
         self.article = article
-        self.requested_page = requested_page
+        # At most as many pages as the approved comments (replies included) could
+        # fill, known without a query: the threads fragment is keyed on this, so
+        # made-up page numbers share the last page's entry.
+        most_pages = math.ceil(article.comment_count / settings.COMMENTS_PER_PAGE)
+        self.requested_page = min(requested_page, max(1, most_pages))
         self.own_ids = own_ids
         self.is_open = comments_open(article)
 
