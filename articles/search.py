@@ -5,8 +5,10 @@ On PostgreSQL: full-text search of Article.search_vector, the weighted document
 (title A, standfirst B, body C) that the database stores for every row and indexes
 with GIN (migration 0005_article_search_vector), ranked by relevance. The trigger
 there parses with SEARCH_CONFIG's configuration: change one, change the other.
-Elsewhere (SQLite): every word must appear in the title, standfirst or body;
-articles with more words in the title come first, then the newest.
+On SQLite: the FTS5 index of migration 0006_sqlite_search_index; every word must
+begin a word of the title, standfirst or body ("harb" finds "harbour"), ranked by
+BM25 with the title weighing most. On any other database: every word must appear
+somewhere in them; articles with more words in the title come first.
 """
 
 import re
@@ -16,6 +18,7 @@ from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Subquery, Value, When
+from django.db.models.expressions import RawSQL
 
 from articles.models import Article
 from articles.validators import replace_control_characters
@@ -24,6 +27,9 @@ MAX_QUERY_LENGTH = 200
 MAX_WORDS = 12
 RANK_WINDOW = 1000
 SEARCH_CONFIG = "english"
+SQLITE_INDEX = "article_search"
+# BM25 weights of the SQLite index's columns: title, standfirst, body.
+SQLITE_WEIGHTS = (10.0, 5.0, 1.0)
 
 
 def normalise_query(raw: str | None) -> str:
@@ -52,14 +58,41 @@ class SearchForm(forms.Form):
     )
 
 
-def search_articles(query: str) -> QuerySet[Article]:
-    """Published articles matching `query`, best first. Pass a normalised query."""
-    articles = Article.objects.published()
+def search_articles(query: str, within: QuerySet[Article] | None = None):
+    """Published articles matching `query`, best first, as a sequence a Paginator
+    can count and slice. Pass a normalised query, and the articles to search
+    (Article.objects.published() by default), with what their pages need joined
+    or prefetched."""
+    articles = Article.objects.published() if within is None else within
     if not query:
         return articles.none()
     if connection.vendor == "postgresql":
         return _postgres_search(articles, query)
+    if connection.vendor == "sqlite":
+        return _sqlite_search(articles, query)
     return _fallback_search(articles, query)
+
+
+class RankedArticles:
+    """Articles in an order worked out outside the ORM (the SQLite index's
+    ranking): counted without a query, and fetched a page at a time."""
+
+    def __init__(self, ids: list[int], articles: QuerySet[Article]):
+        self.ids = ids
+        self.articles = articles
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0] if index >= 0 else self[:][index]
+        ids = self.ids[index]
+        found = self.articles.in_bulk(ids)
+        return [found[pk] for pk in ids if pk in found]
+
+    def __iter__(self):
+        return iter(self[:])
 
 
 def _postgres_search(articles, query):
@@ -74,10 +107,44 @@ def _postgres_search(articles, query):
         .values("pk")[:RANK_WINDOW]
     )
     return (
-        Article.objects.filter(pk__in=Subquery(newest_matches))
+        articles.filter(pk__in=Subquery(newest_matches))
         .annotate(rank=SearchRank(F("search_vector"), search_query))
         .order_by("-rank", "-published_at", "-id")
     )
+
+
+def _sqlite_search(articles, query):
+    # Each word a quoted FTS5 string (so AND, OR, NEAR, column names and
+    # punctuation are only text), matching the start of a word; the strings
+    # together mean every one of them. A word with no letter or digit has no
+    # token to match and is left out.
+    words = [word for word in query.split(" ") if any(c.isalnum() for c in word)]
+    if not words:
+        return articles.none()
+    match = " ".join('"' + word.replace('"', '""') + '"*' for word in words[:MAX_WORDS])
+    weights = ", ".join(str(weight) for weight in SQLITE_WEIGHTS)
+    # As on PostgreSQL, only the newest RANK_WINDOW matches are ranked (and
+    # counted): scoring every match of a word in every story would read the
+    # whole index. Newest by id, the order the index keeps; BM25 scores are
+    # lower for better matches.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid, bm25({SQLITE_INDEX}, {weights}) FROM {SQLITE_INDEX} "
+            f"WHERE {SQLITE_INDEX} MATCH %s ORDER BY rowid DESC LIMIT %s",
+            [match, RANK_WINDOW],
+        )
+        scored = cursor.fetchall()
+    ranked = [pk for pk, _ in sorted(scored, key=lambda row: (row[1], -row[0]))]
+    # The index holds every article: keep those readers may see. (The match
+    # again, not "pk IN (the ranked ids)": a thousand parameters cost the ORM
+    # more than SQLite takes to repeat the match.)
+    matching = RawSQL(
+        f"SELECT rowid FROM {SQLITE_INDEX} WHERE {SQLITE_INDEX} MATCH %s "
+        "ORDER BY rowid DESC LIMIT %s",
+        (match, RANK_WINDOW),
+    )
+    visible = set(articles.filter(pk__in=matching).values_list("pk", flat=True))
+    return RankedArticles([pk for pk in ranked if pk in visible], articles)
 
 
 def _fallback_search(articles, query):

@@ -445,7 +445,11 @@ class ArticleMonthArchive(_ArchiveMixin, MonthArchiveView):
 def search(request):
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = _paginate(request, _cards(search_articles(query))) if query else None
+    page = None
+    if query:
+        page = _paginate(
+            request, search_articles(query, _cards(Article.objects.published()))
+        )
     return render(
         request,
         "articles/search.html",

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 only_on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL only"
 )
+only_on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
 
 
 def _ago(days):
@@ -348,3 +349,79 @@ def test_postgres_ranks_only_the_newest_matches(monkeypatch):
     make_article(title="Harvest two", published_at=_ago(1))
     titles = {article.title for article in search_articles("harvest")}
     assert titles == {"Harvest one", "Harvest two"}
+
+
+@only_on_sqlite
+def test_sqlite_index_and_its_triggers_exist_after_every_migration():
+    # Django rebuilds a table to alter it on SQLite, dropping its triggers: a
+    # migration that alters articles_article must create them again.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT type, name FROM sqlite_master WHERE name LIKE 'article_search%'"
+        )
+        found = set(cursor.fetchall())
+    assert {
+        ("table", "article_search"),
+        ("trigger", "article_search_insert"),
+        ("trigger", "article_search_update"),
+        ("trigger", "article_search_delete"),
+    } <= found
+
+
+@only_on_sqlite
+def test_sqlite_index_follows_every_way_of_writing_an_article():
+    article = make_article(title="Harbour dredging begins")
+    assert [a.pk for a in search_articles("dredging")] == [article.pk]
+
+    Article.objects.filter(pk=article.pk).update(title="Harbour works begin")
+    assert list(search_articles("dredging")) == []
+    assert [a.pk for a in search_articles("works")] == [article.pk]
+
+    category = make_category()
+    Article.objects.bulk_create(
+        [
+            Article(
+                title="Tramway survey",
+                slug="tramway-survey",
+                category=category,
+                status=Article.Status.PUBLISHED,
+                published_at=_ago(1),
+            )
+        ]
+    )
+    assert [a.title for a in search_articles("tramway")] == ["Tramway survey"]
+
+    article.delete()
+    assert list(search_articles("works")) == []
+
+
+@only_on_sqlite
+def test_sqlite_search_matches_the_start_of_words_and_ignores_accents():
+    make_article(title="Yérevan harbour reopens")
+
+    for query in ("harb", "yerevan", "YÉREVAN reop"):
+        assert [a.title for a in search_articles(query)] == [
+            "Yérevan harbour reopens"
+        ], query
+    assert list(search_articles("arbour")) == []
+
+
+@only_on_sqlite
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        # "NOT" is the word "not", which the body has: no operator.
+        ("ferry NOT bus", True),
+        ('"ferry', True),
+        ("ferry*", True),
+        # Punctuation splits a word into a phrase: "title ferry", "near ferry".
+        ("title:ferry", False),
+        ("NEAR(ferry bus)", False),
+    ],
+)
+def test_sqlite_search_reads_its_query_syntax_as_plain_words(query, found):
+    make_article(title="Ferry timetable", body="<p>Not a bus in sight.</p>")
+
+    titles = [a.title for a in search_articles(query)]
+
+    assert titles == (["Ferry timetable"] if found else [])
