@@ -7,7 +7,7 @@ Measure newsletter sending: emails per second and worker memory.
 
 It builds a scratch database (a temporary SQLite file, or the PostgreSQL database
 named by DATABASE_URL, which it empties first), starts the SMTP sink of
-bench/smtp_sink.py (aiosmtpd, accepting everything) in another process, creates
+bench/smtp_sink.py (accepting everything) in another process, creates
 the subscribers and an issue of five articles, queues the send (deliveries +
 batch tasks), then runs `--workers` real `manage.py db_worker --batch` processes
 and reports the rate, each worker's peak RSS, and the CPU seconds of the
