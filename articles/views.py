@@ -87,7 +87,8 @@ class LazyPage:
 
 class FrontPage:
     """What the home page shows: the lead story, the latest (paginated) and a row
-    of the newest few of every section. Loaded on first use, in six queries."""
+    of the newest few of every section. Loaded on first use, in six or seven
+    queries."""
 
     def __init__(self, number: int):
         self.number = number
