@@ -16,6 +16,7 @@ made in another one (another gunicorn worker, another app server) reaches this
 process's readers at most that many seconds late.
 """
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -24,6 +25,7 @@ import time
 from collections import OrderedDict
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -81,13 +83,22 @@ def _first_generation() -> int:
     return secrets.randbelow(2**48) + 1
 
 
+@functools.cache
+def static_files_version() -> str:
+    """The hash of the collected static files' manifest ("" without one): part of
+    every page and fragment key, so a release whose CSS or JS changed starts with
+    new entries. Stored pages name the hashed files of the release that rendered
+    them, which the next release may no longer have."""
+    return getattr(staticfiles_storage, "manifest_hash", "") or ""
+
+
 def page_cache_key(request, generation: int) -> str:
     """One entry per generation, scheme, host, path and query string. GET and HEAD
     share it: a HEAD is answered from the GET's entry."""
     address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
     digest = hashlib.sha256(address.encode()).hexdigest()
     # v2: entries hold the page split around its placeholders.
-    return f"public-pages:page:v2:{generation}:{digest}"
+    return f"public-pages:page:v2:{generation}:{static_files_version()}:{digest}"
 
 
 def page_cache_timeout(generation: int) -> int:

@@ -37,6 +37,7 @@ from articles.cache import (
     RecentPages,
     public_pages_generation,
     seconds_until_next_publication,
+    static_files_version,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ def cached_fragment(name: str, vary_on: Iterable, render: Callable[[], str]) -> 
     generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
     if not generation:
         return render()
-    key = make_template_fragment_key(f"{name}:v1:{generation}", list(vary_on))
+    key = make_template_fragment_key(
+        f"{name}:v1:{generation}:{static_files_version()}", list(vary_on)
+    )
     entry = _recent.get(key)
     if entry is None:
         try:

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import path
 from django.utils import timezone
 
+from articles import cache as cache_module
 from articles.cache import GENERATION_KEY
 from articles.models import Article
 from comments import services as comment_services
@@ -487,3 +488,16 @@ def test_the_cache_is_off_at_zero_seconds(settings, client):
     client.get(article.get_absolute_url())
 
     assert "X-Page-Cache" not in client.get(article.get_absolute_url())
+
+
+def test_a_release_with_new_static_files_misses_the_pages_of_the_last(
+    page_cache, client, monkeypatch
+):
+    article = make_article()
+    client.get(article.get_absolute_url())
+    assert client.get(article.get_absolute_url())["X-Page-Cache"] == "HIT"
+
+    # The next release: other hashed CSS and JS, the same generation.
+    monkeypatch.setattr(cache_module, "static_files_version", lambda: "next-release")
+
+    assert client.get(article.get_absolute_url())["X-Page-Cache"] == "MISS"

@@ -269,3 +269,17 @@ def test_made_up_comment_page_numbers_share_one_fragment(fragment_cache, client)
         assert "Comment number 1." in page.text
 
     assert len(set(cache._cache) - stored) <= 1
+
+
+def test_a_release_with_new_static_files_starts_with_new_fragments(
+    fragment_cache, client, monkeypatch
+):
+    article = make_article(title="Night buses return")
+    client.get(article.get_absolute_url())
+    stored = set(cache._cache)
+
+    # The next release: other hashed CSS and JS, the same generation.
+    monkeypatch.setattr(fragments, "static_files_version", lambda: "next-release")
+    client.get(article.get_absolute_url())
+
+    assert len(set(cache._cache) - stored) >= 3  # story, menu, footer...
