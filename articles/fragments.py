@@ -22,9 +22,10 @@ Rules for a fragment:
 Keys carry the generation; like pages, a fragment never outlives the moment the
 next scheduled article goes live. (Why not Django's {% cache %} tag, which the
 {% fragment %} tag resembles: it knows no generation and no scheduled
-publication, keeps no copy in the process, and raises when Redis is down.) The cache is the default one (Redis in
-production, shared by every process). When it cannot be reached, or with
-FRAGMENT_CACHE_SECONDS = 0, fragments are rendered every time.
+publication, keeps no copy in the process, and raises when Redis is down.) The
+cache is the default one (Redis in production, shared by every process). When
+it cannot be reached, or with FRAGMENT_CACHE_SECONDS = 0, fragments are rendered
+every time.
 """
 
 import logging

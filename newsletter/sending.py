@@ -27,14 +27,14 @@ rows in "sending": messages that may or may not have reached the server. Its
 NEWSLETTER_SENDING_SLICE messages per worker that was running: 5 by default.
 1 is the strictest, at a price: on PostgreSQL every durable commit waits for a
 flush of the WAL, so with one message per commit the workers spend more time in
-those flushes than on the CPU, and two workers queue on each other's (1.45 times
-one worker's rate on the 2-core machine, against 1.85 with 5; one worker sends a
-third faster too). Five subscribers per crashed worker in doubt, reported and
-resendable by an editor, is the bound we chose; set 1 where even that is too
-many, or more where throughput matters more. (With synchronous=NORMAL, SQLite
-keeps its commits through a crashed process but not through a power cut or an
-OS crash: there the last marks can be lost, and a message already handed over
-can be sent again.)
+those flushes than on the CPU, and two workers queue on each other's (1.43-1.78
+times one worker's rate on the 2-core machine, against 1.53-1.85 with 5, where
+one worker also sends a third faster). Five subscribers per crashed worker in
+doubt, reported and resendable by an editor, is the bound we chose; set 1 where
+even that is too many, or more where throughput matters more. (With
+synchronous=NORMAL, SQLite keeps its commits through a crashed process but not
+through a power cut or an OS crash: there the last marks can be lost, and a
+message already handed over can be sent again.)
 
 The rule on resume (``send_issue --resume`` or recover_stale()), applied only to
 rows older than NEWSLETTER_STALE_CLAIM_AFTER seconds (a live worker never holds a

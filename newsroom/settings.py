@@ -416,8 +416,8 @@ NEWSLETTER_STALE_CLAIM_AFTER = envint("NEWSLETTER_STALE_CLAIM_AFTER", 900)
 # Messages marked "sending" per durable commit: the most a crash may leave in doubt
 # per worker (never resent by themselves, so nobody gets the issue twice). 1 is the
 # strictest, but then every message waits for its own flush of PostgreSQL's WAL,
-# and two workers queue on those flushes (1.45x one worker here); 5 sends a
-# third faster per worker and 1.85x with two (newsletter/README.md, "Speed").
+# and two workers queue on those flushes (1.43-1.78x one worker here); 5 sends
+# a third faster per worker, 1.53-1.85x with two (newsletter/README.md, "Speed").
 NEWSLETTER_SENDING_SLICE = envint("NEWSLETTER_SENDING_SLICE", 5)
 
 # Comments
