@@ -525,3 +525,16 @@ def test_a_slice_is_one_statement_and_leaves_out_rows_another_worker_took(
             "id", flat=True
         )
     ) == {rows[3].id, rows[4].id}
+
+
+@pytest.mark.parametrize(
+    ("raw", "stuffed"),
+    [
+        (b"Subject: x\r\n\r\nNo dots at the start.\r\n", None),
+        (b".First line\r\nsecond\r\n", b"..First line\r\nsecond\r\n"),
+        (b"a\r\n.b\r\n..c\r\nd.\r\n", b"a\r\n..b\r\n...c\r\nd.\r\n"),
+        (b"a\n.b", b"a\n..b"),
+    ],
+)
+def test_dot_stuffing_doubles_a_dot_only_at_the_start_of_a_line(raw, stuffed):
+    assert sending._dot_stuffed(raw) == (raw if stuffed is None else stuffed)
