@@ -145,7 +145,8 @@ class Threads:
         return self._loaded[2]
 
     @cached_property
-    def nodes(self) -> dict[int, Node]:
+    def _tree(self) -> tuple[dict[int, Node], list[Node]]:
+        """Every comment's node by id, and the page's threads in order."""
         top_ids, comments, number, pages = self._loaded
         max_depth = settings.COMMENTS_THREAD_DEPTH
         nodes = {c.pk: Node(c) for c in comments}
@@ -174,13 +175,15 @@ class Threads:
         roots.sort(
             key=lambda n: (position.get(n.comment.pk, len(position)), n.comment.pk)
         )
-        self._roots = roots
-        return nodes
+        return nodes, roots
+
+    @property
+    def nodes(self) -> dict[int, Node]:
+        return self._tree[0]
 
     @property
     def roots(self) -> list[Node]:
-        self.nodes  # noqa: B018 (builds the threads)
-        return self._roots
+        return self._tree[1]
 
     @property
     def page_links(self) -> list[tuple[int, str]]:
