@@ -126,25 +126,24 @@ def _sqlite_search(articles, query):
     # As on PostgreSQL, only the newest RANK_WINDOW matches are ranked (and
     # counted): scoring every match of a word in every story would read the
     # whole index. Newest by id, the order the index keeps; BM25 scores are
-    # lower for better matches.
+    # lower for better matches. The index holds every article: a match counts
+    # only if it is one of `articles` (readers may see it), looked up by key.
+    visible, visible_params = (
+        articles.filter(pk=RawSQL(f"{SQLITE_INDEX}.rowid", ()))
+        .order_by()
+        .values("pk")
+        .query.sql_with_params()
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT rowid, bm25({SQLITE_INDEX}, {weights}) FROM {SQLITE_INDEX} "
-            f"WHERE {SQLITE_INDEX} MATCH %s ORDER BY rowid DESC LIMIT %s",
-            [match, RANK_WINDOW],
+            f"WHERE {SQLITE_INDEX} MATCH %s AND EXISTS ({visible}) "
+            "ORDER BY rowid DESC LIMIT %s",
+            [match, *visible_params, RANK_WINDOW],
         )
         scored = cursor.fetchall()
     ranked = [pk for pk, _ in sorted(scored, key=lambda row: (row[1], -row[0]))]
-    # The index holds every article: keep those readers may see. (The match
-    # again, not "pk IN (the ranked ids)": a thousand parameters cost the ORM
-    # more than SQLite takes to repeat the match.)
-    matching = RawSQL(
-        f"SELECT rowid FROM {SQLITE_INDEX} WHERE {SQLITE_INDEX} MATCH %s "
-        "ORDER BY rowid DESC LIMIT %s",
-        (match, RANK_WINDOW),
-    )
-    visible = set(articles.filter(pk__in=matching).values_list("pk", flat=True))
-    return RankedArticles([pk for pk in ranked if pk in visible], articles)
+    return RankedArticles(ranked, articles)
 
 
 def _fallback_search(articles, query):
