@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.urls import reverse
 
 from articles.cache import public_pages_generation
@@ -13,11 +12,6 @@ from tests.factories import make_article, make_comment
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/comments/comment/"
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
 
 
 @pytest.fixture

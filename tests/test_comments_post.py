@@ -20,13 +20,6 @@ from tests.factories import make_article, make_comment
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-
-
 def test_a_first_comment_is_held_and_the_author_is_sent_back_to_it(client):
     article = make_article()
     response = post(client, article, ip="198.51.100.7")

@@ -2,7 +2,6 @@
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
@@ -13,13 +12,6 @@ from tests.factories import make_newsletter, make_subscriber
 pytestmark = pytest.mark.django_db
 
 SUBSCRIBE = reverse("newsletter:subscribe")
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
 from django.utils import timezone
 
 from tests.factories import (
@@ -38,11 +37,6 @@ def _sentence(rng):
 
 def _paragraph(rng):
     return " ".join(_sentence(rng) for _ in range(rng.randint(3, 5)))
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
 
 
 @pytest.fixture
