@@ -106,6 +106,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far, in clock ticks, from
+    /proc/stat: user, nice, system, irq, softirq and steal count as busy."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
 def _prepare_issue():
     """A fresh issue of the bench newsletter with five articles, and an empty
     task queue."""
@@ -165,6 +173,7 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
             "EMAIL_USE_TLS": "0",
         }
         sink_cpu = -_cpu_seconds(sink.process.pid)
+        busy_before, all_before = _machine_jiffies()
         started = time.monotonic()
         started_wall = time.time()
         processes = [
@@ -197,6 +206,9 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
             time.sleep(0.2)
         worker_cpu = sum(_cpu_seconds(process.pid) for process in processes)
         sink_cpu += _cpu_seconds(sink.process.pid)
+        busy_after, all_after = _machine_jiffies()
+        machine_cpu = (busy_after - busy_before) / os.sysconf("SC_CLK_TCK")
+        machine_busy = (busy_after - busy_before) / max(all_after - all_before, 1)
         for process in processes:
             peaks[process.pid] = max(peaks[process.pid], _rss_mb(process.pid)[1])
             process.send_signal(signal.SIGTERM)
@@ -225,6 +237,12 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
         # CPU per email received, over the whole window (start-up included).
         "worker_cpu_ms_per_email": round(worker_cpu / max(messages, 1) * 1000, 2),
         "sink_cpu_ms_per_email": round(sink_cpu / max(messages, 1) * 1000, 2),
+        # Everything else the machine did meanwhile: PostgreSQL, the kernel, and
+        # whatever else was running.
+        "other_cpu_ms_per_email": round(
+            (machine_cpu - worker_cpu - sink_cpu) / max(messages, 1) * 1000, 2
+        ),
+        "machine_busy_percent": round(machine_busy * 100),
         "load_average": [round(n, 2) for n in os.getloadavg()],
     }
 
@@ -269,7 +287,9 @@ def main() -> None:
             f"  {workers} worker(s): {row['emails']:,} emails, "
             f"{row['emails_per_second'] or 0:,.0f}/s, peak {row['peak_rss_mb']} MB, "
             f"CPU per email {row['worker_cpu_ms_per_email']} ms in the workers, "
-            f"{row['sink_cpu_ms_per_email']} ms in the sink; "
+            f"{row['sink_cpu_ms_per_email']} ms in the sink, "
+            f"{row['other_cpu_ms_per_email']} ms elsewhere (PostgreSQL, kernel); "
+            f"machine {row['machine_busy_percent']} % busy, "
             f"load average {row['load_average'][0]}",
             flush=True,
         )

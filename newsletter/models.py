@@ -333,8 +333,10 @@ class Delivery(models.Model):
         # Found "sending" after a crash: maybe delivered, never resent by itself.
         IN_DOUBT = "in_doubt", "In doubt"
 
+    # No index of its own: the two below begin with the issue, and every status
+    # change of a sending issue writes an entry in each index of the table.
     issue = models.ForeignKey(
-        Issue, on_delete=models.CASCADE, related_name="deliveries"
+        Issue, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="deliveries"
