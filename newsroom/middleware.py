@@ -3,6 +3,7 @@ Project-wide middleware: a response header, the page readers get when the databa
 is down, and the public page cache.
 """
 
+import functools
 import hashlib
 import logging
 import re
@@ -14,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.middleware.csrf import _unmask_cipher_token, get_token
 from django.template.loader import get_template
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_resolver, get_urlconf
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
@@ -169,11 +170,28 @@ class PublicPageCacheMiddleware:
 def _is_cacheable_address(request) -> bool:
     if settings.PAGE_CACHE_SECONDS <= 0 or request.method not in {"GET", "HEAD"}:
         return False
+    path = request.path_info
+    resolver = get_resolver(get_urlconf())
+    if len(path) > MAX_REMEMBERED_PATH:
+        return _view_name(resolver, path) in settings.PAGE_CACHE_URL_NAMES
+    return _remembered_view_name(resolver, path) in settings.PAGE_CACHE_URL_NAMES
+
+
+# Resolving a path walks the URL patterns (15 us for an article, most of what a
+# cache hit costs in Python after the CSRF token); the answer for a path only
+# changes with the URLconf, so each process remembers it for the paths it serves
+# most. Long paths are resolved every time, so made-up ones cannot fill memory.
+MAX_REMEMBERED_PATH = 200
+
+
+def _view_name(resolver, path: str) -> str | None:
     try:
-        match = resolve(request.path_info)
+        return resolver.resolve(path).view_name
     except Resolver404:
-        return False
-    return match.view_name in settings.PAGE_CACHE_URL_NAMES
+        return None
+
+
+_remembered_view_name = functools.lru_cache(maxsize=4096)(_view_name)
 
 
 def _is_personal(request) -> bool:

@@ -501,3 +501,31 @@ def test_a_release_with_new_static_files_misses_the_pages_of_the_last(
     monkeypatch.setattr(cache_module, "static_files_version", lambda: "next-release")
 
     assert client.get(article.get_absolute_url())["X-Page-Cache"] == "MISS"
+
+
+def test_each_process_remembers_which_view_serves_a_path_but_not_long_ones(
+    page_cache, client
+):
+    from newsroom.middleware import MAX_REMEMBERED_PATH, _remembered_view_name
+
+    article = make_article()
+    _remembered_view_name.cache_clear()
+    client.get(article.get_absolute_url())
+    assert client.get(article.get_absolute_url())["X-Page-Cache"] == "HIT"
+    assert _remembered_view_name.cache_info().currsize == 1
+
+    long_path = "/articles/" + "x" * MAX_REMEMBERED_PATH + "/"
+    assert client.get(long_path).status_code == 404
+    assert _remembered_view_name.cache_info().currsize == 1
+
+
+def test_a_changed_urlconf_is_resolved_afresh(page_cache, rf, settings):
+    from newsroom.middleware import _is_cacheable_address
+
+    settings.PAGE_CACHE_URL_NAMES = ["articles:detail", "token_page"]
+    assert _is_cacheable_address(rf.get("/articles/a-story/"))
+    assert not _is_cacheable_address(rf.get("/page/"))
+
+    settings.ROOT_URLCONF = __name__
+    assert not _is_cacheable_address(rf.get("/articles/a-story/"))
+    assert _is_cacheable_address(rf.get("/page/"))
