@@ -15,9 +15,10 @@ A worker then repeats:
    NEWSLETTER_SENDING_SLICE rows at a time:
    a. one UPDATE, committed on its own, marks the slice "sending" (stamped with
       the time), together with the "sent" marks of the previous slice, then
-   b. each message of the slice is handed to the SMTP server (the envelope as
-      one pipelined group where the server offers it), and each one the server
-      accepts is recorded "sent" (by the next slice's UPDATE).
+   b. each message of the slice is handed to the SMTP server (where it offers
+      PIPELINING, each message's content goes in one write with the next one's
+      envelope: see Pipeline), and each one the server accepts is recorded
+      "sent" (by the next slice's UPDATE).
 
 What may be in doubt after a crash
 ----------------------------------
@@ -347,10 +348,16 @@ class RawIssueMessage:
             out.append(piece if link is None else f"=\r\n{link}=\r\n")
         return "".join(out)
 
+    @staticmethod
+    def takes(address: str) -> bool:
+        """Whether for_recipient() builds this address's message: a plain ASCII
+        addr-spec (anything else goes through Django's backend)."""
+        return address.isascii() and not any(c in address for c in ' <>,;"\r\n')
+
     def for_recipient(self, subscriber_id: int, address: str) -> bytes | None:
         """The message for one recipient, or None if the address needs the slow
-        path (non-ASCII, or anything that is not a plain addr-spec)."""
-        if not address.isascii() or any(c in address for c in ' <>,;"\r\n'):
+        path (see takes())."""
+        if not self.takes(address):
             return None
         preferences_url, unsubscribe_url = self.mail.links_for(subscriber_id)
         links = {
@@ -374,39 +381,85 @@ class RawIssueMessage:
         return message.encode("ascii")
 
 
+class Pipeline:
+    """
+    Hands messages to one SMTP connection with as few round trips as RFC 2920
+    (PIPELINING) allows: the envelope (MAIL, RCPT, DATA) goes as one group, and
+    the next message's envelope goes in the same write as this message's
+    content, which may open a group. One round trip per message instead of
+    two; on a busy machine each is a wait for the other process to be
+    scheduled, over a network each is the latency to the relay. Without
+    PIPELINING, smtplib's sendmail() (four round trips).
+
+    Only an envelope is ever sent ahead, never content: a message leaves only
+    in send() for its own recipient, after the caller has recorded that it may
+    go out. After send() raises, the connection may hold unread replies: the
+    caller closes it (or, for a refusal, may go on: see send()).
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, sender: str):
+        self.smtp = smtp
+        self.sender = sender
+        # The recipient whose envelope was sent with the last message and
+        # whose three replies are still to be read.
+        self.opened_for: str | None = None
+
+    def send(self, recipient: str, raw: bytes, *, then: str | None = None) -> None:
+        """Hand over `raw` for `recipient`; with `then`, open the envelope for
+        that recipient's message, which must be the next send(). Raises what
+        sendmail() raises. After a refused envelope or a refused message the
+        connection is ready for the next send()."""
+        smtp = self.smtp
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("pipelining"):
+            smtp.sendmail(self.sender, [recipient], raw)
+            return
+        if self.opened_for is None:
+            smtp.send(self._envelope(recipient))
+        elif self.opened_for != recipient:
+            raise smtplib.SMTPException(
+                f"An envelope for {self.opened_for} is open, not for {recipient}"
+            )
+        self.opened_for = None
+        self._check_envelope(recipient)
+        if not raw.endswith(b"\r\n"):
+            raw += b"\r\n"
+        content = _dot_stuffed(raw) + b".\r\n"
+        if then is not None:
+            content += self._envelope(then).encode()
+            self.opened_for = then
+        smtp.send(content)
+        reply = smtp.getreply()
+        if reply[0] != 250:
+            # The transaction is over either way (RFC 5321, 4.1.1.4): no RSET,
+            # which would also cancel the envelope sent after it.
+            raise smtplib.SMTPDataError(*reply)
+
+    def _envelope(self, recipient: str) -> str:
+        return f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
+
+    def _check_envelope(self, recipient: str) -> None:
+        smtp = self.smtp
+        # Every command of the group gets its reply, whatever came before.
+        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            # The server opened DATA for an envelope it refused: end it empty.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail[0] != 250:
+            _reset(smtp)
+            raise smtplib.SMTPSenderRefused(*mail, self.sender)
+        if rcpt[0] not in (250, 251):
+            _reset(smtp)
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if data[0] != 354:
+            _reset(smtp)
+            raise smtplib.SMTPDataError(*data)
+
+
 def send_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: bytes):
-    """smtplib's sendmail() for one recipient and ready-made bytes, with the
-    envelope (MAIL, RCPT, DATA) sent as one group when the server offers
-    PIPELINING (RFC 2920): two round trips per message instead of four, which on
-    a busy machine is each a wait for the other process to be scheduled. Raises
-    what sendmail() raises."""
-    smtp.ehlo_or_helo_if_needed()
-    if not smtp.has_extn("pipelining"):
-        smtp.sendmail(sender, [recipient], raw)
-        return
-    smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-    # Every command of the group gets its reply, whatever came before.
-    mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
-    if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
-        # The server opened DATA for an envelope it refused: end it empty.
-        smtp.send(b".\r\n")
-        smtp.getreply()
-    if mail[0] != 250:
-        _reset(smtp)
-        raise smtplib.SMTPSenderRefused(*mail, sender)
-    if rcpt[0] not in (250, 251):
-        _reset(smtp)
-        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
-    if data[0] != 354:
-        _reset(smtp)
-        raise smtplib.SMTPDataError(*data)
-    if not raw.endswith(b"\r\n"):
-        raw += b"\r\n"
-    smtp.send(_dot_stuffed(raw) + b".\r\n")
-    reply = smtp.getreply()
-    if reply[0] != 250:
-        _reset(smtp)
-        raise smtplib.SMTPDataError(*reply)
+    """One message over `smtp`, as Pipeline sends it (tests and one-offs)."""
+    Pipeline(smtp, sender).send(recipient, raw)
 
 
 def _reset(smtp: smtplib.SMTP) -> None:
@@ -598,6 +651,7 @@ class _Batch:
         # Accepted deliveries not yet recorded: they are marked "sent" in the
         # same commit that marks the next slice "sending".
         self.accepted: list[tuple[int, int]] = []
+        self.pipeline: Pipeline | None = None
 
     def flush(self) -> None:
         """Record the accepted deliveries as sent."""
@@ -657,13 +711,15 @@ class _Batch:
                     raise SMTPUnavailable(str(error)) from error
                 self._pause(attempt)
 
-    def send(self, row: Claimed) -> None:
-        """Hand one message (already marked "sending") to the SMTP server."""
+    def send(self, row: Claimed, *, then: Claimed | None = None) -> None:
+        """Hand one message (already marked "sending") to the SMTP server; `then`
+        is the row sent next, if it is marked "sending" too (its envelope may go
+        with this message)."""
         raw = self.mail.raw.for_recipient(row.subscriber_id, row.email)
         message = None if raw else self.mail.message_for(row.subscriber_id, row.email)
         for attempt in range(self.attempts):
             try:
-                self._hand_over(row, raw, message)
+                self._hand_over(row, raw, message, then)
             except smtplib.SMTPServerDisconnected as error:
                 self._ambiguous(row, error)
                 return
@@ -689,12 +745,17 @@ class _Batch:
                 self.result.sent += 1
                 return
 
-    def _hand_over(self, row: Claimed, raw: bytes | None, message) -> None:
+    def _hand_over(self, row: Claimed, raw: bytes | None, message, then) -> None:
         smtp = getattr(self.connection, "connection", None)
         if raw is not None and smtp is not None:
             # Straight to smtplib: the bytes are final, Django's backend would
             # only rebuild them.
-            send_pipelined(smtp, self.mail.raw.envelope_from, row.email, raw)
+            if self.pipeline is None or self.pipeline.smtp is not smtp:
+                # A new connection (after a retry or a lost one): nothing open.
+                self.pipeline = Pipeline(smtp, self.mail.raw.envelope_from)
+            if then is not None and not RawIssueMessage.takes(then.email):
+                then = None
+            self.pipeline.send(row.email, raw, then=then and then.email)
             return
         if message is None:
             message = self.mail.message_for(row.subscriber_id, row.email)
@@ -768,10 +829,15 @@ def send_batch(
         for start in range(0, len(rows), slice_size):
             part = rows[start : start + slice_size]
             marked = {row.id for row in batch.begin_slice(part)}
+            to_send = [row for row in part if row.id in marked]
+            following = {
+                row.id: after
+                for row, after in zip(to_send, [*to_send[1:], None], strict=True)
+            }
             for row in part:
                 attempted += 1
                 if row.id in marked:
-                    batch.send(row)
+                    batch.send(row, then=following[row.id])
     finally:
         # On an error, hand back what was never handed over; after success this
         # is a no-op. The row being handed over when the error struck stays

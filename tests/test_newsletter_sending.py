@@ -386,9 +386,10 @@ class SMTPServer:
     """A real SMTP server in a thread that records what it accepts, refuses the
     addresses in `refuse`, and offers PIPELINING or not."""
 
-    def __init__(self, *, pipelining: bool, refuse=()):
+    def __init__(self, *, pipelining: bool, refuse=(), refuse_content=()):
         self.pipelining = pipelining
         self.refuse = set(refuse)
+        self.refuse_content = set(refuse_content)
         self.received = []  # (recipients, bytes as sent, dots unstuffed)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -404,6 +405,8 @@ class SMTPServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse_content & set(envelope.rcpt_tos):
+            return "554 Message refused"
         self.received.append((envelope.rcpt_tos, envelope.original_content))
         return "250 OK"
 
@@ -451,6 +454,77 @@ def test_the_message_arrives_byte_for_byte_with_or_without_pipelining(
         assert send.call_count == 4
 
 
+@pytest.mark.parametrize(
+    "controller_class", [Controller, SinkController], ids=["aiosmtpd", "bench-sink"]
+)
+def test_each_message_carries_the_next_envelope_one_write_per_message(
+    smtp_server, controller_class
+):
+    server = smtp_server(pipelining=True, controller_class=controller_class)
+    raws = [f"Subject: {n}\r\n\r\n.Dot {n}\r\n".encode() for n in range(3)]
+    to = ["a@example.org", "b@example.org", "c@example.org"]
+    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        smtp.ehlo()
+        pipeline = sending.Pipeline(smtp, "news@example.org")
+        with mock.patch.object(smtp, "send", wraps=smtp.send) as send:
+            pipeline.send(to[0], raws[0], then=to[1])
+            pipeline.send(to[1], raws[1], then=to[2])
+            pipeline.send(to[2], raws[2])
+
+    assert server.received == [
+        ([rcpt], raw) for rcpt, raw in zip(to, raws, strict=True)
+    ]
+    # The first envelope, then each message with the next envelope after it.
+    assert send.call_count == 4
+
+
+def test_a_refused_message_leaves_the_next_envelope_open_and_the_next_goes(
+    smtp_server,
+):
+    server = smtp_server(pipelining=True, refuse_content={"full@example.org"})
+    raw = b"Subject: Hello\r\n\r\nHello\r\n"
+    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        pipeline = sending.Pipeline(smtp, "news@example.org")
+        pipeline.send("a@example.org", raw, then="full@example.org")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            pipeline.send("full@example.org", raw, then="b@example.org")
+        pipeline.send("b@example.org", raw)
+
+    assert refused.value.smtp_code == 554
+    assert server.received == [(["a@example.org"], raw), (["b@example.org"], raw)]
+
+
+def test_a_recipient_refused_in_an_envelope_sent_ahead_raises_and_the_next_goes(
+    smtp_server,
+):
+    server = smtp_server(pipelining=True, refuse={"gone@example.org"})
+    raw = b"Subject: Hello\r\n\r\nHello\r\n"
+    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        pipeline = sending.Pipeline(smtp, "news@example.org")
+        pipeline.send("a@example.org", raw, then="gone@example.org")
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            pipeline.send("gone@example.org", raw, then="b@example.org")
+        pipeline.send("b@example.org", raw)
+
+    assert server.received == [(["a@example.org"], raw), (["b@example.org"], raw)]
+
+
+def test_a_message_for_another_recipient_than_the_open_envelope_is_refused(
+    smtp_server,
+):
+    server = smtp_server(pipelining=True)
+    raw = b"Subject: Hello\r\n\r\nHello\r\n"
+    smtp = smtplib.SMTP("127.0.0.1", server.port)
+    pipeline = sending.Pipeline(smtp, "news@example.org")
+    pipeline.send("a@example.org", raw, then="b@example.org")
+    with pytest.raises(smtplib.SMTPException, match="open, not for"):
+        pipeline.send("c@example.org", raw)
+    # Replies to the open envelope are still unread: the caller closes.
+    smtp.close()
+
+    assert server.received == [(["a@example.org"], raw)]
+
+
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_a_refused_recipient_raises_and_the_next_message_still_goes(
     smtp_server, pipelining
@@ -490,6 +564,31 @@ def test_a_send_over_pipelined_smtp_reaches_everyone_once(
         assert delivery.sent_at is not None
     issue.refresh_from_db()
     assert issue.status == Issue.Status.SENT
+
+
+def test_a_message_refused_after_its_content_fails_alone_in_a_pipelined_batch(
+    newsletter, issue, settings, smtp_server
+):
+    settings.TASKS = DUMMY_TASKS
+    settings.NEWSLETTER_BATCH_SIZE = 10
+    settings.NEWSLETTER_SENDING_SLICE = 3
+    readers = [make_subscriber(newsletter) for _ in range(2)]
+    refused = make_subscriber(newsletter, email="full@example.org")
+    readers += [make_subscriber(newsletter) for _ in range(4)]
+    server = smtp_server(pipelining=True, refuse_content={refused.email})
+    services.start_sending(issue=issue)
+
+    result = sending.send_batch(issue.pk)
+
+    assert (result.sent, result.failed) == (6, 1)
+    assert Counter(rcpt for rcpts, _ in server.received for rcpt in rcpts) == {
+        reader.email: 1 for reader in readers
+    }
+    failed = Delivery.objects.get(subscriber=refused)
+    assert (failed.status, failed.error) == (
+        Delivery.Status.FAILED,
+        "(554, b'Message refused')",
+    )
 
 
 def test_a_slice_is_one_statement_and_leaves_out_rows_another_worker_took(
