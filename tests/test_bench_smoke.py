@@ -146,10 +146,31 @@ def test_the_report_prints_every_page_and_every_budget():
     assert verdicts["home: <= 12 SQL queries"] == "met"
     assert verdicts["article HTML + CSS + JS < 100 KB"] == "missed"
     assert verdicts["newsletter, 1 worker >= 250 emails/s"] == "met"
+    assert verdicts["newsletter, 2 workers >= 1.6 x 250 = 400 emails/s"] == "met"
     assert verdicts["newsletter, 2 workers >= 1.6x one worker"] == "met"
     assert verdicts["newsletter worker peak RSS < 200 MB"] == "n/a"
     for label, _measured, _verdict in budgets(results):
         assert f"| {label} |" in report
+
+
+def test_two_workers_are_judged_against_the_floor_and_against_one_worker():
+    results = Results(
+        started="20261201T120000Z",
+        database="SQLite",
+        size={"articles": 300, "comments": 2000, "subscribers": 2000},
+        machine={"cpus": 2},
+    )
+    results.newsletter = [
+        {"workers": 1, "emails": 9000, "seconds": 3.0, "emails_per_second": 3000.0},
+        {"workers": 2, "emails": 9000, "seconds": 2.2, "emails_per_second": 4000.0},
+    ]
+    verdicts = {label: (measured, v) for label, measured, v in budgets(results)}
+
+    assert verdicts["newsletter, 2 workers >= 1.6 x 250 = 400 emails/s"] == (
+        "4,000 emails/s",
+        "met",
+    )
+    assert verdicts["newsletter, 2 workers >= 1.6x one worker"] == ("1.33x", "missed")
 
 
 def test_page_weight_adds_the_sites_own_css_and_js(tmp_path):
