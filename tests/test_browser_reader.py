@@ -123,18 +123,18 @@ STORIES = [
 _IMAGES = {}
 
 
-def _image(name, colour, text):
+def _image(name, colour):
     """An original JPEG and WebP renditions, drawn with Pillow, stored as the
     foundation's upload pipeline stores them. Made once per test session: the
     files outlive the database flush between tests."""
     if name not in _IMAGES:
-        _IMAGES[name] = _draw_image(name, colour, text)
+        _IMAGES[name] = _draw_image(name, colour)
     return _IMAGES[name]
 
 
-def _draw_image(name, colour, text):
+def _draw_image(name, colour):
     # The demo newsroom's own picture maker, so screenshots look like `make run`.
-    jpeg = demo_image(text, colour, "#1b1f3b", seed=name)
+    jpeg = demo_image(colour, "#1b1f3b", seed=name)
     original = Image.open(io.BytesIO(jpeg))
     width, height = original.size
     stored = default_storage.save(f"articles/test/{name}.jpg", ContentFile(jpeg))
@@ -189,7 +189,7 @@ def _newsroom():
                 image_alt=f"Illustration for: {title}",
                 image_caption=f"{dateline.title()}, this week.",
                 image_credit="Illustration: Newsroom",
-                **_image(f"story-{n}", PALETTE[n % len(PALETTE)], title),
+                **_image(f"story-{n}", PALETTE[n % len(PALETTE)]),
             )
         )
     Article.objects.filter(pk=articles[0].pk).update(comment_count=2)

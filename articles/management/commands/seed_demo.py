@@ -13,7 +13,6 @@ Staff accounts (`editor`, `writer`) are created only in DEBUG or with
 import hashlib
 import io
 import random
-import textwrap
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from articles.management.commands._demo_content import ARTICLES, AUTHORS, CATEGORIES
 from articles.models import Article, Author, Category, User
@@ -170,7 +169,7 @@ class Command(BaseCommand):
                 article.published_at = self._when(spec, now)
             if image:
                 article.image = ContentFile(
-                    demo_image(spec["title"], image[0], image[1], spec["slug"]),
+                    demo_image(image[0], image[1], spec["slug"]),
                     name=f"{spec['slug']}.jpg",
                 )
             if status == Article.Status.DRAFT and writer is not None:
@@ -211,8 +210,10 @@ class Command(BaseCommand):
         return min(when, now - timedelta(minutes=5))
 
 
-def demo_image(title: str, start: str, end: str, seed: str) -> bytes:
-    """A 1200x675 JPEG: a diagonal gradient, a few soft shapes, the headline."""
+def demo_image(start: str, end: str, seed: str) -> bytes:
+    """A 1200x675 JPEG standing in for a photo: a diagonal gradient and a few soft
+    shapes. No words in it: pages crop pictures to other shapes (cards are 3:2),
+    and a photo does not repeat the headline printed under it."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
     width, height = IMAGE_SIZE
     # A diagonal gradient: the vertical one blended with itself turned a quarter.
@@ -231,11 +232,6 @@ def demo_image(title: str, start: str, end: str, seed: str) -> bytes:
         x, y = rng.randrange(width), rng.randrange(height)
         shade = rng.choice([(255, 255, 255, 40), (0, 0, 0, 35)])
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=shade)
-    draw.rectangle((0, height - 190, width, height), fill=(0, 0, 0, 120))
-    font = ImageFont.load_default(size=46)
-    lines = textwrap.wrap(title, width=44)[:3]
-    for number, line in enumerate(lines):
-        draw.text((48, height - 170 + number * 54), line, font=font, fill="white")
     image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
     buffer = io.BytesIO()
