@@ -478,34 +478,32 @@ def test_each_message_carries_the_next_envelope_one_write_per_message(
     assert send.call_count == 4
 
 
-def test_a_refused_message_leaves_the_next_envelope_open_and_the_next_goes(
-    smtp_server,
+@pytest.mark.parametrize(
+    ("refusal", "error", "code"),
+    [
+        ({"refuse_content": {"no@example.org"}}, smtplib.SMTPDataError, 554),
+        ({"refuse": {"no@example.org"}}, smtplib.SMTPRecipientsRefused, 550),
+    ],
+    ids=["message-refused", "recipient-refused"],
+)
+def test_a_refusal_in_the_middle_of_a_chain_raises_and_the_next_message_goes(
+    smtp_server, refusal, error, code
 ):
-    server = smtp_server(pipelining=True, refuse_content={"full@example.org"})
+    # The refused recipient's envelope went ahead with the first message, and
+    # the next one's with the refused message (or not, if its envelope failed).
+    server = smtp_server(pipelining=True, **refusal)
     raw = b"Subject: Hello\r\n\r\nHello\r\n"
     with smtplib.SMTP("127.0.0.1", server.port) as smtp:
         pipeline = sending.Pipeline(smtp, "news@example.org")
-        pipeline.send("a@example.org", raw, then="full@example.org")
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            pipeline.send("full@example.org", raw, then="b@example.org")
+        pipeline.send("a@example.org", raw, then="no@example.org")
+        with pytest.raises(error) as refused:
+            pipeline.send("no@example.org", raw, then="b@example.org")
         pipeline.send("b@example.org", raw)
 
-    assert refused.value.smtp_code == 554
-    assert server.received == [(["a@example.org"], raw), (["b@example.org"], raw)]
-
-
-def test_a_recipient_refused_in_an_envelope_sent_ahead_raises_and_the_next_goes(
-    smtp_server,
-):
-    server = smtp_server(pipelining=True, refuse={"gone@example.org"})
-    raw = b"Subject: Hello\r\n\r\nHello\r\n"
-    with smtplib.SMTP("127.0.0.1", server.port) as smtp:
-        pipeline = sending.Pipeline(smtp, "news@example.org")
-        pipeline.send("a@example.org", raw, then="gone@example.org")
-        with pytest.raises(smtplib.SMTPRecipientsRefused):
-            pipeline.send("gone@example.org", raw, then="b@example.org")
-        pipeline.send("b@example.org", raw)
-
+    if error is smtplib.SMTPRecipientsRefused:
+        assert refused.value.recipients["no@example.org"][0] == code
+    else:
+        assert refused.value.smtp_code == code
     assert server.received == [(["a@example.org"], raw), (["b@example.org"], raw)]
 
 
