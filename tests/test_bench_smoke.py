@@ -89,14 +89,18 @@ def test_the_dataset_is_what_save_would_have_stored():
         assert confirmed.filter(newsletters=data.newsletter_id).count() == 30
 
 
-def test_the_report_prints_every_page_and_every_budget():
-    results = Results(
+def _results(**fields) -> Results:
+    return Results(
         started="20261128T120000Z",
         database="SQLite",
         size={"articles": 300, "comments": 2000, "subscribers": 2000},
         machine={"cpus": 2},
-        article_weight=120 * 1024,
+        **fields,
     )
+
+
+def test_the_report_prints_every_page_and_every_budget():
+    results = _results(article_weight=120 * 1024)
     results.pages = [
         Page(
             "home",
@@ -154,12 +158,7 @@ def test_the_report_prints_every_page_and_every_budget():
 
 
 def test_two_workers_are_judged_against_the_floor_and_against_one_worker():
-    results = Results(
-        started="20261201T120000Z",
-        database="SQLite",
-        size={"articles": 300, "comments": 2000, "subscribers": 2000},
-        machine={"cpus": 2},
-    )
+    results = _results()
     results.newsletter = [
         {"workers": 1, "emails": 9000, "seconds": 3.0, "emails_per_second": 3000.0},
         {"workers": 2, "emails": 9000, "seconds": 2.2, "emails_per_second": 4000.0},
