@@ -11,6 +11,15 @@ from newsroom.settings import *  # noqa: E402, F403
 from newsroom.settings import STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Always the in-process cache, even with REDIS_URL exported: every test starts by
+# emptying it (tests/conftest.py), which must never flush somebody's Redis. The
+# tests of Redis itself (tests/test_production_redis.py) make their own.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "newsroom-tests",
+    }
+}
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 MEDIA_ROOT = tempfile.mkdtemp(prefix="newsroom-test-media-")
 STORAGES = {
