@@ -377,6 +377,13 @@ LOGIN_URL = "admin:login"
 LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+# Any case, as gunicorn.conf.py (which lowercases it) accepts it.
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+        f"not {LOG_LEVEL.lower()!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -391,7 +398,7 @@ LOGGING = {
             "formatter": LOG_FORMAT,
         },
     },
-    "root": {"handlers": ["stdout"], "level": envstr("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
     },

@@ -157,3 +157,21 @@ def test_public_pages_allow_no_inline_scripts(client):
     assert directives["script-src"].startswith("'self'")
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
+
+
+def test_log_level_is_read_in_any_case(tmp_path):
+    probe = "import django, logging; django.setup(); print(logging.getLogger().level)"
+    result = _run(["-c", probe], PRODUCTION_ENV | {"LOG_LEVEL": "warning"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "30"
+
+
+def test_an_unknown_log_level_is_refused_with_a_clear_message(tmp_path):
+    env = PRODUCTION_ENV | {"LOG_LEVEL": "loud"}
+    result = _run(["manage.py", "check"], env, tmp_path)
+
+    assert result.returncode != 0
+    assert "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'loud'" in (
+        result.stderr
+    )
