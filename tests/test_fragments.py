@@ -283,3 +283,27 @@ def test_a_release_with_new_static_files_starts_with_new_fragments(
     client.get(article.get_absolute_url())
 
     assert len(set(cache._cache) - stored) >= 3  # story, menu, footer...
+
+
+def test_search_results_reuse_the_card_of_each_article(fragment_cache, client):
+    make_article(title="Harvest festival opens in Ashtarak")
+    make_article(title="Apricot harvest starts early")
+    client.get("/search/", {"q": "harvest"})
+
+    again = client.get("/search/", {"q": "apricot"})
+
+    assert "Apricot harvest starts early" in again.text
+    assert "Harvest festival opens in Ashtarak" not in again.text
+    assert "includes/card.html" not in {template.name for template in again.templates}
+
+
+def test_an_edited_article_shows_its_edit_in_search_results_at_once(
+    fragment_cache, client
+):
+    article = make_article(title="Harvest festival opens")
+    assert "Harvest festival opens" in client.get("/search/", {"q": "harvest"}).text
+
+    article.title = "Harvest festival opens in the rain"
+    article.save()
+
+    assert "festival opens in the rain" in client.get("/search/", {"q": "harvest"}).text
