@@ -352,7 +352,11 @@ if __name__ == "__main__":
 
     import django
 
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    from newsroom.cli import one_line_errors
+
+    parser = one_line_errors(
+        argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     django.setup()

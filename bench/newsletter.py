@@ -40,6 +40,7 @@ from bench.server import (  # noqa: E402
     recreate_postgres_database,
 )
 from bench.smtp_sink import SinkProcess  # noqa: E402
+from newsroom.cli import one_line_errors  # noqa: E402
 
 
 def measure(args, size, workdir: Path, notes: list) -> list[dict]:
@@ -248,7 +249,9 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = one_line_errors(
+        argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    )
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--subscribers", type=int, required=True)
     parser.add_argument("--reuse", action="store_true")

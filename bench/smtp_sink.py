@@ -61,6 +61,12 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from newsroom.cli import one_line_errors  # noqa: E402
+
 # The largest message accepted, advertised as SIZE.
 MAX_MESSAGE = 32 * 1024 * 1024
 # The longest command line (RFC 5321 asks for at least 512 octets).
@@ -360,7 +366,9 @@ async def serve(port: int, status_path: str, sink: Sink) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A counting SMTP sink.")
+    parser = one_line_errors(
+        argparse.ArgumentParser(description="A counting SMTP sink.")
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--status", required=True)
     parser.add_argument("--recipients")

@@ -2,6 +2,9 @@
 parsing of wrk's output and the report. `make bench-smoke` runs the whole thing."""
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -14,10 +17,14 @@ from bench.run import (
     Page,
     Results,
     budgets,
+    failures,
+    median_run,
     page_weight,
     parse_wrk,
     render_report,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 WRK_OUTPUT = """\
 Running 2s test @ http://127.0.0.1:8000/
@@ -182,3 +189,84 @@ def test_page_weight_adds_the_sites_own_css_and_js(tmp_path):
         '<link rel="stylesheet" href="https://elsewhere.example/x.css">'
     )
     assert page_weight(html, tmp_path, "/static/") == len(html) + 1500
+
+
+def test_a_repeated_load_reports_its_median_run_and_every_runs_errors():
+    runs = [
+        {"rps": 3556.0, "p50_ms": 5.2, "p99_ms": 12.5, "requests": 35560, "errors": 0},
+        {"rps": 1551.0, "p50_ms": 9.9, "p99_ms": 15.2, "requests": 15510, "errors": 2},
+        {"rps": 4016.0, "p50_ms": 3.4, "p99_ms": 11.8, "requests": 40160, "errors": 1},
+    ]
+
+    median = median_run(runs)
+
+    assert (median["rps"], median["p50_ms"], median["p99_ms"]) == (3556.0, 5.2, 12.5)
+    assert median["errors"] == 3
+    assert runs[0]["errors"] == 0  # the runs themselves are left as they were
+
+
+def test_a_repeated_load_that_completed_nothing_counts_as_the_slowest():
+    stalled = {"rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0}
+    runs = [
+        stalled,
+        {"rps": 900.0, "p50_ms": 1, "p99_ms": 2, "requests": 9, "errors": 0},
+    ]
+
+    assert median_run(runs) == stalled
+    assert median_run(runs + [dict(runs[1], rps=950.0)])["rps"] == 900.0
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        ("run.py", ["--repeat", "0"], "--repeat: must be a whole number of 1 or more"),
+        ("run.py", ["--repeat", "three"], "must be a whole number of 1 or more"),
+        ("newsletter.py", ["--subscribers", "10"], "arguments are required"),
+        ("smtp_sink.py", ["--port", "x"], "--port: invalid int value"),
+    ],
+)
+def test_a_bad_bench_argument_is_one_line_and_exit_status_2(script, args, message):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def _newsletter_row(workers, emails, marked_sent, recipients=2000):
+    return {
+        "workers": workers,
+        "emails": emails,
+        "marked_sent": marked_sent,
+        "recipients": recipients,
+    }
+
+
+def test_a_strict_run_fails_on_failed_requests_and_lost_or_doubled_emails():
+    results = _results()
+    results.loads.append(Load(page="search", cache="off", connections=16, errors=3))
+    results.newsletter = [
+        _newsletter_row(1, emails=2000, marked_sent=2000),
+        _newsletter_row(2, emails=2001, marked_sent=2000),  # one sent twice
+        _newsletter_row(2, emails=900, marked_sent=890),  # stopped at the time limit
+    ]
+
+    problems = failures(results)
+
+    assert problems == [
+        "search, cache off, 16 connections: 3 failed requests",
+        "newsletter, 2 worker(s): 2,001 emails received and 2,000 marked sent "
+        "for 2,000 recipients",
+    ]
+
+
+def test_a_clean_run_has_no_failures_whatever_its_timings():
+    results = _results()
+    results.newsletter = [_newsletter_row(1, emails=2000, marked_sent=2000)]
+
+    assert failures(results) == []

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -30,6 +29,8 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from newsroom.cli import one_line_errors
+
 # Not in the JSON dump (see the module docstring).
 JSON_EXCLUDE = [
     "contenttypes",
@@ -37,17 +38,6 @@ JSON_EXCLUDE = [
     "sessions",
     "django_tasks_database",
 ]
-
-
-def one_line_errors(parser):
-    """Make argument errors a single line on stderr and exit status 2."""
-
-    def error(message):
-        sys.stderr.write(f"{parser.prog}: error: {message}\n")
-        sys.exit(2)
-
-    parser.error = error
-    return parser
 
 
 def postgres_environment() -> dict:

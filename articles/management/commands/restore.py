@@ -24,7 +24,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from articles.cache import invalidate_public_pages
-from articles.management.commands.backup import one_line_errors, postgres_environment
+from articles.management.commands.backup import postgres_environment
+from newsroom.cli import one_line_errors
 
 
 class Command(BaseCommand):
