@@ -71,6 +71,16 @@ def phone_page(browser):
     context.close()
 
 
+def run_axe(page, **options):
+    """axe's results for the page once it has loaded: right after a click the
+    next page may still be fetching its stylesheet, and axe would measure it
+    unstyled (every link 17 px high, too small a target)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.wait_for_load_state("load")
+    return Axe().run(page, options={"resultTypes": ["violations"], **options})
+
+
 def save_screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under screenshots/ (git ignores it)."""
     SCREENSHOTS.mkdir(exist_ok=True)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from articles.management.commands.seed_demo import demo_image
 from articles.models import Article
-from tests.conftest import save_screenshot
+from tests.conftest import run_axe, save_screenshot
 from tests.factories import make_article, make_author, make_category
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -217,12 +217,8 @@ def _serve_media(page):
 
 
 def _no_axe_violations(page):
-    from axe_playwright_python.sync_playwright import Axe
-
     # WCAG 2.2 AA rules (target size among them) are not all on by default.
-    results = Axe().run(
-        page, options={"resultTypes": ["violations"], "runOnly": AXE_TAGS}
-    )
+    results = run_axe(page, runOnly=AXE_TAGS)
     assert results.violations_count == 0, results.generate_report()
 
 

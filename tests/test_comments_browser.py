@@ -1,12 +1,11 @@
 """A reader comments, an editor approves it in the admin, everyone then sees it."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
 from comments.models import Comment
-from tests.conftest import save_screenshot
+from tests.conftest import run_axe, save_screenshot
 from tests.factories import make_article, make_comment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,12 +87,12 @@ def test_the_article_page_with_comments_has_no_axe_violations(page, live_server)
     make_comment(article, parent=root, author_name="Sona", text="Agreed, see you.")
 
     page.goto(live_server.url + article.get_absolute_url())
-    results = Axe().run(page)
+    results = run_axe(page)
     assert results.violations_count == 0, results.generate_report()
 
     page.get_by_role("link", name="Reply to Arsen").click()
     expect(page.get_by_role("heading", name="Reply to Arsen")).to_be_visible()
-    results = Axe().run(page)
+    results = run_axe(page)
     assert results.violations_count == 0, results.generate_report()
     save_screenshot(page, "comments-reply-form")
 
@@ -110,5 +109,5 @@ def test_a_bad_submission_page_has_no_axe_violations(page, live_server, quick_fo
     page.get_by_role("button", name="Post Comment").click()
     expect(page.get_by_text("This field is required.")).to_be_visible()
     assert page.get_by_label("Name *").input_value() == "Tigran"
-    results = Axe().run(page)
+    results = run_axe(page)
     assert results.violations_count == 0, results.generate_report()

@@ -1,13 +1,12 @@
 """The sign-up box in a real browser: works without JavaScript, passes axe."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from django.core.cache import cache
 from playwright.sync_api import expect
 
 from newsletter.models import Subscriber
-from tests.conftest import save_screenshot
+from tests.conftest import run_axe, save_screenshot
 from tests.factories import make_article, make_newsletter
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,7 +24,7 @@ def no_js_page(browser):
 
 
 def violations(page):
-    return [v["id"] for v in Axe().run(page).response["violations"]]
+    return [v["id"] for v in run_axe(page).response["violations"]]
 
 
 def test_signing_up_from_an_article_page_without_javascript(live_server, no_js_page):
