@@ -18,9 +18,8 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.management.commands.seed_demo import demo_image
-from articles.models import Article
 from tests.conftest import run_axe, save_screenshot
-from tests.factories import make_article, make_author, make_category
+from tests.factories import make_article, make_author, make_category, make_comment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -192,7 +191,16 @@ def _newsroom():
                 **_image(f"story-{n}", PALETTE[n % len(PALETTE)]),
             )
         )
-    Article.objects.filter(pk=articles[0].pk).update(comment_count=2)
+    make_comment(
+        articles[0],
+        author_name="Narine",
+        text="Good news for Gavar: the beach by the old pier is back this summer.",
+    )
+    make_comment(
+        articles[0],
+        author_name="Hayk",
+        text="Eleven centimetres in a wet year. One dry summer takes that back.",
+    )
     return articles
 
 
@@ -289,6 +297,8 @@ def test_a_reader_walks_the_site_on_a_desktop(page, live_server):
     assert related.first.inner_text() == lead.title
     related.first.click()
     assert _h1(page) == lead.title
+    assert page.get_by_role("heading", name="2 Comments").is_visible()
+    assert page.get_by_text("One dry summer takes that back.").is_visible()
 
     # A tag.
     page.get_by_role("link", name="Lake Sevan", exact=True).click()
