@@ -85,6 +85,7 @@ def save_screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under screenshots/ (git ignores it)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_load_state("load")  # Its stylesheet too, after a click.
     # A full-page picture never scrolls, so lazy images below the fold would show
     # as empty boxes: load them all first, as a reader scrolling down would.
     page.evaluate(
