@@ -17,11 +17,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from . import services
 from .models import Delivery, Issue, IssueArticle, Newsletter, Subscriber
 from .sending import IssueMail, personalise, render_issue
 from .subscriber_csv import export_rows, import_rows
+
+
+def articles_added(count: int) -> str:
+    return ngettext("%(count)d article added.", "%(count)d articles added.", count) % {
+        "count": count
+    }
 
 
 @admin.register(Newsletter)
@@ -227,7 +234,7 @@ class IssueAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 self.message_user(request, f"{issue}: {error.message}", messages.ERROR)
                 continue
-            self.message_user(request, f"{issue}: {added} articles added.")
+            self.message_user(request, f"{issue}: {articles_added(added)}")
 
     # Extra pages: preview, test, fill, send, schedule, progress ---------------------
 
@@ -307,20 +314,32 @@ class IssueAdmin(admin.ModelAdmin):
         if request.method == "POST":
             try:
                 added = services.fill_with_new_articles(issue=issue)
-                self.message_user(request, f"{added} articles added.")
+                self.message_user(request, articles_added(added))
             except ValidationError as error:
                 self.message_user(request, error.message, messages.ERROR)
         return redirect(self._change_url(issue))
 
     def send_view(self, request, issue_id):
         issue = self._get_issue_for_user(request, issue_id, perm="send")
+        if not issue.is_editable:
+            # Sent or sending already: there is nothing left to confirm.
+            self.message_user(request, "This issue is already being sent or was sent.")
+            return redirect("admin:newsletter_issue_progress", issue.pk)
         if request.method == "POST":
             try:
                 total = services.start_sending(issue=issue, user=request.user)
             except ValidationError as error:
                 self.message_user(request, error.message, messages.ERROR)
                 return redirect(self._change_url(issue))
-            self.message_user(request, f"Sending to {total} subscribers.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Sending to %(total)d subscriber.",
+                    "Sending to %(total)d subscribers.",
+                    total,
+                )
+                % {"total": total},
+            )
             return redirect("admin:newsletter_issue_progress", issue.pk)
         recipients = Subscriber.objects.filter(
             status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter

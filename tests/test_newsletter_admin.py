@@ -92,6 +92,30 @@ def test_an_editor_sends_an_issue(client, editor, issue):
     assert [m.to for m in mail.outbox] == [["reader@example.org"]]
 
 
+def test_sending_to_one_subscriber_says_subscriber(client, editor, issue):
+    client.force_login(editor)
+    response = client.post(url("send", issue), follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "Sending to 1 subscriber."
+    ]
+
+
+def test_a_sent_issue_offers_no_send_now(client, editor, issue):
+    client.force_login(editor)
+    client.post(url("send", issue))
+    mail.outbox.clear()
+
+    confirm = client.get(url("send", issue), follow=True)
+    change = client.get(reverse("admin:newsletter_issue_change", args=[issue.pk]))
+    again = client.post(url("send", issue))
+
+    assert confirm.redirect_chain == [(url("progress", issue), 302)]
+    assert b"Yes, send it now" not in confirm.content
+    assert url("send", issue).encode() not in change.content
+    assert again.status_code == 302
+    assert mail.outbox == []
+
+
 @pytest.mark.parametrize("action", ["send", "schedule"])
 def test_a_writer_cannot_send_or_schedule(client, writer, issue, action):
     client.force_login(writer)
@@ -304,7 +328,7 @@ def test_the_send_buttons_work_in_a_browser(live_server, page, transactional_db)
     )
 
     page.get_by_role("button", name="Fill with articles published since").click()
-    expect(page.get_by_text("1 articles added.")).to_be_visible()
+    expect(page.get_by_text("1 article added.")).to_be_visible()
     page.get_by_role("button", name="Send a test to editor@newsroom.example").click()
     expect(page.get_by_text("Test sent to editor@newsroom.example.")).to_be_visible()
     assert [m.subject for m in mail.outbox] == ["[Test] Browser issue"]
