@@ -192,6 +192,10 @@ class Issue(models.Model):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
         SENDING = "sending", "Sending"
+        # An operator stopped the send for now; resume_send() carries on.
+        PAUSED = "paused", "Paused"
+        # An operator stopped the send for good; the rest is never sent.
+        CANCELLED = "cancelled", "Cancelled"
         SENT = "sent", "Sent"
 
     newsletter = models.ForeignKey(
@@ -249,6 +253,14 @@ class Issue(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set while the mail server is unreachable or refuses everything: the send
+    # waits, and a task already queued for this time carries it on.
+    waiting_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="The mail server's last answer that stopped the send for a while.",
+    )
 
     objects = IssueQuerySet.as_manager()
 
@@ -330,8 +342,11 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         # The subscriber left (or bounced) after the send started.
         SKIPPED = "skipped", "Skipped"
-        # Found "sending" after a crash: maybe delivered, never resent by itself.
+        # Handed to the server without an answer (a crash, a dropped
+        # connection): maybe delivered, never resent by itself.
         IN_DOUBT = "in_doubt", "In doubt"
+        # The send was cancelled before this one went out.
+        CANCELLED = "cancelled", "Cancelled"
 
     # No index of its own: the two below begin with the issue, and every status
     # change of a sending issue writes an entry in each index of the table.
@@ -347,6 +362,8 @@ class Delivery(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A pending row the server refused for now (4xx) waits until then.
+    retry_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 

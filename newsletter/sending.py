@@ -493,11 +493,19 @@ class Claimed:
 
 
 def claim_batch(issue_id: int, *, worker: str, size: int) -> list[Claimed]:
-    """Take up to `size` pending deliveries of the issue for this worker."""
+    """Take up to `size` pending deliveries of the issue for this worker, none
+    while the send is paused, cancelled or waiting for the mail server, and none
+    whose retry after a temporary refusal is not yet due."""
+    now = timezone.now()
+    sendable = Issue.objects.filter(pk=issue_id, status=Issue.Status.SENDING)
+    if not sendable.exclude(waiting_until__gt=now).exists():
+        return []
     with transaction.atomic():
-        pending = Delivery.objects.filter(
-            issue_id=issue_id, status=Delivery.Status.PENDING
-        ).order_by("id")
+        pending = (
+            Delivery.objects.filter(issue_id=issue_id, status=Delivery.Status.PENDING)
+            .exclude(retry_at__gt=now)
+            .order_by("id")
+        )
         if db_connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
         ids = list(pending.values_list("id", flat=True)[:size])
@@ -556,9 +564,9 @@ def finish_if_done(issue_id: int) -> bool:
     )
     if unfinished.exists():
         return False
-    Issue.objects.filter(pk=issue_id, status=Issue.Status.SENDING).update(
-        status=Issue.Status.SENT, finished_at=timezone.now()
-    )
+    Issue.objects.filter(
+        pk=issue_id, status__in=[Issue.Status.SENDING, Issue.Status.PAUSED]
+    ).update(status=Issue.Status.SENT, finished_at=timezone.now(), waiting_until=None)
     return True
 
 

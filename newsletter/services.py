@@ -5,6 +5,7 @@ these functions; sending.py does the mailing itself.
 """
 
 import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -131,8 +132,7 @@ def articles_since_last_issue(*, newsletter: Newsletter):
     """Published articles newer than the last issue of this newsletter that went
     out (its content was frozen when its sending started); the last day's if none."""
     last = Issue.objects.filter(
-        newsletter=newsletter,
-        status__in=[Issue.Status.SENDING, Issue.Status.SENT],
+        newsletter=newsletter, started_at__isnull=False
     ).aggregate(last=Max("started_at"))["last"]
     since = last or timezone.now() - timedelta(days=1)
     return Article.objects.published().filter(published_at__gt=since)
@@ -332,3 +332,233 @@ def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list
             f"{newsletter}: sending {len(articles)} articles to {total} subscribers."
         )
     return report
+
+
+# Operating a send ------------------------------------------------------------------
+
+# A send with work ready and nothing claimed or sent for this long has no worker
+# on it (one batch takes seconds).
+STALLED_AFTER = timedelta(minutes=2)
+# The rate shown is over this recent window.
+RATE_WINDOW = timedelta(minutes=1)
+
+SUPPRESSION_REASONS = {Subscriber.Status.BOUNCED, Subscriber.Status.COMPLAINED}
+
+
+def suppress_address(
+    target: Subscriber | str, reason: str, *, detail: str = ""
+) -> bool:
+    """Never mail this address again: `reason` is "bounced" (a hard bounce) or
+    "complained" (marked as spam). A complaint is never turned back into a
+    bounce. Sends in progress skip the address from their next slice on.
+    Returns whether the address belongs to a subscriber."""
+    if reason not in SUPPRESSION_REASONS:
+        raise ValueError(f"Unknown suppression reason: {reason!r}")
+    subscribers = Subscriber.objects.all()
+    if isinstance(target, Subscriber):
+        subscribers = subscribers.filter(pk=target.pk)
+    else:
+        subscribers = subscribers.filter(email=normalize_email(target))
+    if not subscribers.exists():
+        return False
+    if reason == Subscriber.Status.BOUNCED:
+        subscribers = subscribers.exclude(status=Subscriber.Status.COMPLAINED)
+    changed = subscribers.exclude(status=reason).update(status=reason)
+    if changed:
+        logger.info("Suppressed a subscriber (%s): %s", reason, detail or "no detail")
+    return True
+
+
+def _unfinished(issue_id: int):
+    return Delivery.objects.filter(
+        issue_id=issue_id,
+        status__in=[
+            Delivery.Status.PENDING,
+            Delivery.Status.CLAIMED,
+            Delivery.Status.SENDING,
+        ],
+    )
+
+
+def pause_send(issue: Issue, *, user=None) -> bool:
+    """Stop a send for now. Rows claimed by workers but not yet started go back to
+    the queue, so no worker starts another message; the few being handed over
+    finish. Returns whether the send was running."""
+    check_can_send(user)
+    with transaction.atomic():
+        paused = Issue.objects.filter(pk=issue.pk, status=Issue.Status.SENDING).update(
+            status=Issue.Status.PAUSED, waiting_until=None
+        )
+        if paused:
+            Delivery.objects.filter(
+                issue_id=issue.pk, status=Delivery.Status.CLAIMED
+            ).update(status=Delivery.Status.PENDING, claimed_by="", claimed_at=None)
+    if paused:
+        logger.info("Issue %s: send paused", issue.pk)
+    return bool(paused)
+
+
+def resume_send(issue: Issue, *, user=None) -> int:
+    """Carry on a paused send, or one waiting for the mail server, now. Rows of
+    workers that died are recovered first (sending.recover_stale). Returns how
+    many recipients are still to be sent."""
+    from .sending import finish_if_done, recover_stale
+
+    check_can_send(user)
+    resumable = [Issue.Status.PAUSED, Issue.Status.SENDING]
+    if not Issue.objects.filter(pk=issue.pk, status__in=resumable).update(
+        status=Issue.Status.SENDING, waiting_until=None
+    ):
+        raise ValidationError("Only a paused or sending issue can be resumed.")
+    recover_stale(issue.pk)
+    waiting = _unfinished(issue.pk).count()
+    if waiting:
+        enqueue_batches(issue_id=issue.pk, count=waiting)
+    else:
+        finish_if_done(issue.pk)
+    logger.info("Issue %s: send resumed, %s to go", issue.pk, waiting)
+    return waiting
+
+
+def cancel_send(issue: Issue, *, user=None) -> int:
+    """Stop a send for good: everyone not yet handed to the server is never sent
+    this issue. Returns how many deliveries were cancelled."""
+    check_can_send(user)
+    with transaction.atomic():
+        if not Issue.objects.filter(
+            pk=issue.pk, status__in=[Issue.Status.SENDING, Issue.Status.PAUSED]
+        ).update(
+            status=Issue.Status.CANCELLED,
+            waiting_until=None,
+            finished_at=timezone.now(),
+        ):
+            raise ValidationError("Only a sending or paused issue can be cancelled.")
+        # Rows a worker holds but has not started ("claimed") are cancelled too:
+        # the worker only starts rows it still holds as claimed.
+        cancelled = Delivery.objects.filter(
+            issue_id=issue.pk,
+            status__in=[Delivery.Status.PENDING, Delivery.Status.CLAIMED],
+        ).update(status=Delivery.Status.CANCELLED, claimed_by="", claimed_at=None)
+    logger.info("Issue %s: send cancelled, %s never sent", issue.pk, cancelled)
+    return cancelled
+
+
+@dataclass
+class SendProgress:
+    """Where a send stands, for the admin's progress page and `send_issue
+    --status`."""
+
+    issue_id: int
+    status: str
+    counts: dict[str, int]
+    # Pending rows the server refused for now (4xx), waiting to be retried.
+    deferred: int
+    # Emails sent per second over the last RATE_WINDOW.
+    rate: float
+    eta_seconds: float | None
+    last_activity: datetime | None
+    waiting_until: datetime | None
+    last_error: str
+    stalled: bool
+    # Failed deliveries, newest first: [{"email", "error", "attempts"}].
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        counts = self.counts
+        return counts["total"] - (
+            counts["pending"] + counts["claimed"] + counts["sending"]
+        )
+
+    @property
+    def state(self) -> str:
+        """One readable word or phrase: what the send is doing now."""
+        if self.status != Issue.Status.SENDING:
+            return dict(Issue.Status.choices)[self.status].lower()
+        if self.waiting_until:
+            return "waiting for the mail server"
+        if self.stalled:
+            return "stalled: no worker is sending it"
+        remaining = self.counts["total"] - self.done
+        if remaining and remaining == self.deferred:
+            return "waiting to retry refused recipients"
+        return "sending"
+
+
+def send_progress(issue: Issue, *, failures: int = 100) -> SendProgress:
+    """Counts by outcome, the recent rate, an estimate of the time left, and the
+    failed deliveries with the server's reasons (at most `failures` of them)."""
+    issue = Issue.objects.get(pk=issue.pk)
+    now = timezone.now()
+    counts = issue.progress()
+    deliveries = Delivery.objects.filter(issue_id=issue.pk)
+    recent = deliveries.filter(
+        status=Delivery.Status.SENT, sent_at__gte=now - RATE_WINDOW
+    ).count()
+    rate = recent / RATE_WINDOW.total_seconds()
+    remaining = counts["pending"] + counts["claimed"] + counts["sending"]
+    deferred = deliveries.filter(
+        status=Delivery.Status.PENDING, retry_at__gt=now
+    ).count()
+    activity = deliveries.aggregate(sent=Max("sent_at"), claimed=Max("claimed_at"))
+    moments = [moment for moment in activity.values() if moment]
+    last_activity = max(moments, default=issue.started_at)
+    waiting_until = issue.waiting_until if issue.waiting_until else None
+    if waiting_until and waiting_until <= now - STALLED_AFTER:
+        waiting_until = None  # its task never ran: that is a stall
+    ready = remaining - deferred
+    stalled = bool(
+        issue.status == Issue.Status.SENDING
+        and not waiting_until
+        and ready
+        and last_activity
+        and last_activity < now - STALLED_AFTER
+    )
+    failed = deliveries.filter(status=Delivery.Status.FAILED).order_by("-id")
+    return SendProgress(
+        issue_id=issue.pk,
+        status=issue.status,
+        counts=counts,
+        deferred=deferred,
+        rate=rate,
+        eta_seconds=remaining / rate if rate and remaining else None,
+        last_activity=last_activity,
+        waiting_until=waiting_until,
+        last_error=issue.last_error,
+        stalled=stalled,
+        failures=[
+            {"email": email, "error": error, "attempts": attempts}
+            for email, error, attempts in failed.values_list(
+                "subscriber__email", "error", "attempts"
+            )[:failures]
+        ],
+    )
+
+
+def describe_progress(progress: SendProgress) -> str:
+    """The send in one line, e.g. for `send_issue --status`."""
+    counts = progress.counts
+    parts = [
+        f"Issue {progress.issue_id}: {progress.state}",
+        f"{progress.done}/{counts['total']} done",
+        f"{counts['sent']} sent",
+        f"{counts['failed']} failed",
+        f"{counts['in_doubt']} in doubt",
+        f"{counts['skipped']} skipped",
+    ]
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} cancelled")
+    if progress.deferred:
+        parts.append(f"{progress.deferred} to retry later")
+    if progress.rate:
+        parts.append(f"{progress.rate:.0f}/s")
+    if progress.eta_seconds is not None:
+        parts.append(f"about {timedelta(seconds=round(progress.eta_seconds))} left")
+    if progress.waiting_until:
+        parts.append(
+            f"trying again at {timezone.localtime(progress.waiting_until):%H:%M:%S}"
+        )
+    line = ", ".join(parts)
+    if progress.last_error and progress.state != "sent":
+        line += f" (last error: {progress.last_error})"
+    return line
