@@ -12,4 +12,5 @@ urlpatterns = [
     path("preferences/<str:token>/", views.preferences, name="preferences"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribed/", views.unsubscribed, name="unsubscribed"),
+    path("webhooks/<str:provider>/", views.provider_webhook, name="webhook"),
 ]

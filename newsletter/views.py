@@ -2,6 +2,7 @@
 have no account; the signed token in each link is their key."""
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +14,7 @@ from django.views.decorators.http import (
 
 from articles.ratelimit import client_ip, is_rate_limited
 
-from . import services
+from . import services, webhooks
 from .forms import PreferencesForm, SignupForm
 from .models import Newsletter, Subscriber
 from .tokens import (
@@ -173,3 +174,13 @@ def unsubscribe(request, token):
 @require_safe
 def unsubscribed(request):
     return render(request, "newsletter/unsubscribed.html")
+
+
+@csrf_exempt  # The email service posts here; anymail's view checks its signature.
+def provider_webhook(request, provider):
+    """Bounces and complaints from the email service in use (webhooks.py). Only
+    the configured service's address answers: another one could not be checked
+    against a secret of its own."""
+    if provider != settings.EMAIL_PROVIDER or provider not in webhooks.TRACKING_VIEWS:
+        raise Http404
+    return webhooks.TRACKING_VIEWS[provider](request)

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "taggit",
     "django_tasks_db",
     "django_prose_editor",
+    "anymail",
     "articles",
     "comments",
     "newsletter",
@@ -345,29 +346,80 @@ MAX_UPLOAD_SIZE = envint("MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
 MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
-# Email: printed to the console in DEBUG, sent over SMTP otherwise. The variables
-# keep their EMAIL_* names (README.md); since Django 6.1 they go into MAILERS.
-MAILERS = {
-    "default": {
-        "BACKEND": envstr(
-            "EMAIL_BACKEND",
-            "django.core.mail.backends.console.EmailBackend"
-            if DEBUG
-            else "django.core.mail.backends.smtp.EmailBackend",
-        ),
-    }
+# Email: printed to the console in DEBUG, sent over SMTP otherwise (the EMAIL_*
+# variables, which since Django 6.1 go into MAILERS), or handed to an email
+# service's API through django-anymail: EMAIL_PROVIDER names the service, the
+# ANYMAIL_* variables hold its keys. The service's webhook reports bounces and
+# complaints to /newsletter/webhooks/<provider>/ (newsletter/webhooks.py).
+EMAIL_PROVIDER = envstr("EMAIL_PROVIDER", "smtp").lower()
+# Each service's anymail backend, and the ANYMAIL setting its API key goes in
+# (Amazon SES takes the usual AWS_* credentials instead).
+EMAIL_PROVIDERS = {
+    "amazon_ses": ("anymail.backends.amazon_ses.EmailBackend", None),
+    "brevo": ("anymail.backends.brevo.EmailBackend", "BREVO_API_KEY"),
+    "mailgun": ("anymail.backends.mailgun.EmailBackend", "MAILGUN_API_KEY"),
+    "postmark": ("anymail.backends.postmark.EmailBackend", "POSTMARK_SERVER_TOKEN"),
+    "sendgrid": ("anymail.backends.sendgrid.EmailBackend", "SENDGRID_API_KEY"),
+    "sparkpost": ("anymail.backends.sparkpost.EmailBackend", "SPARKPOST_API_KEY"),
 }
-# Only the SMTP backend takes these: another backend refuses options it doesn't know.
-if MAILERS["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
-    MAILERS["default"]["OPTIONS"] = {
-        "host": envstr("EMAIL_HOST", "localhost"),
-        # Always given: left out, the port would follow use_tls (587) instead of 25.
-        "port": envint("EMAIL_PORT", 25),
-        "username": envstr("EMAIL_HOST_USER"),
-        "password": envstr("EMAIL_HOST_PASSWORD"),
-        "use_tls": envbool("EMAIL_USE_TLS", False),
-        "timeout": envint("EMAIL_TIMEOUT", 30),
+
+
+def envrequired(name: str, why: str) -> str:
+    value = envstr(name)
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set {why}.")
+    return value
+
+
+if EMAIL_PROVIDER == "smtp":
+    MAILERS = {
+        "default": {
+            "BACKEND": envstr(
+                "EMAIL_BACKEND",
+                "django.core.mail.backends.console.EmailBackend"
+                if DEBUG
+                else "django.core.mail.backends.smtp.EmailBackend",
+            ),
+        }
     }
+    # Only the SMTP backend takes these: another backend refuses options it
+    # doesn't know.
+    if MAILERS["default"]["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+        MAILERS["default"]["OPTIONS"] = {
+            "host": envstr("EMAIL_HOST", "localhost"),
+            # Always given: left out, the port would follow use_tls (587), not 25.
+            "port": envint("EMAIL_PORT", 25),
+            "username": envstr("EMAIL_HOST_USER"),
+            "password": envstr("EMAIL_HOST_PASSWORD"),
+            "use_tls": envbool("EMAIL_USE_TLS", False),
+            "timeout": envint("EMAIL_TIMEOUT", 30),
+        }
+elif EMAIL_PROVIDER in EMAIL_PROVIDERS:
+    _backend, _api_key_setting = EMAIL_PROVIDERS[EMAIL_PROVIDER]
+    _why = f"with EMAIL_PROVIDER={EMAIL_PROVIDER}"
+    MAILERS = {"default": {"BACKEND": _backend}}
+    ANYMAIL = {}
+    if _api_key_setting:
+        ANYMAIL[_api_key_setting] = envrequired("ANYMAIL_API_KEY", _why)
+    if envstr("ANYMAIL_API_URL"):
+        # Another region of the service, e.g. https://api.eu.mailgun.net/v3.
+        ANYMAIL[f"{EMAIL_PROVIDER.upper()}_API_URL"] = envstr("ANYMAIL_API_URL")
+    # Webhooks must prove they come from the service, or anyone could stop the
+    # mail to any subscriber: Mailgun signs each call with its own key; the
+    # others send the user:password of ANYMAIL_WEBHOOK_SECRET (basic auth).
+    if EMAIL_PROVIDER == "mailgun":
+        ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = envrequired(
+            "ANYMAIL_WEBHOOK_SIGNING_KEY", _why
+        )
+    else:
+        envrequired("ANYMAIL_WEBHOOK_SECRET", _why)
+    # Several, comma-separated, while a new one replaces an old one.
+    ANYMAIL["WEBHOOK_SECRET"] = envlist("ANYMAIL_WEBHOOK_SECRET", [])
+else:
+    raise ImproperlyConfigured(
+        f"EMAIL_PROVIDER must be one of smtp, {', '.join(EMAIL_PROVIDERS)}, "
+        f"not {envstr('EMAIL_PROVIDER')!r}."
+    )
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Newsroom <news@example.com>")
 SERVER_EMAIL = envstr("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
