@@ -61,16 +61,14 @@ def suppression_for(event) -> Subscriber.Status | None:
     return None
 
 
-def suppress(*, email: str, status: Subscriber.Status) -> int:
-    """Stop the mail to this address; returns how many subscribers it matched."""
+def suppress(*, email: str, status: Subscriber.Status, detail: str) -> bool:
+    """Stop the mail to this address; returns whether it is a subscriber's."""
     if status == Subscriber.Status.UNSUBSCRIBED:
-        subscribers = Subscriber.objects.filter(email=normalize_email(email))
+        subscribers = list(Subscriber.objects.filter(email=normalize_email(email)))
         for subscriber in subscribers:
             services.unsubscribe(subscriber=subscriber)
-        return len(subscribers)
-    return services.mark_bounced(
-        emails=[email], complained=status == Subscriber.Status.COMPLAINED
-    )
+        return bool(subscribers)
+    return services.suppress_address(email, status, detail=detail)
 
 
 @receiver(tracking, dispatch_uid="newsletter-suppress-on-bounce")
@@ -78,13 +76,10 @@ def suppress_on_bounce_or_complaint(sender, event, esp_name, **kwargs):
     status = suppression_for(event)
     if status is None or not event.recipient:
         return
-    found = suppress(email=event.recipient, status=status)
-    # No address in the log: subscribers' addresses stay in the database.
-    logger.info(
-        "%s reported %s (event %s): %d subscriber now %s",
-        esp_name,
-        event.event_type,
-        event.event_id,
-        found,
-        status,
+    # The detail is logged: it names the event, never the address (the
+    # server's answer often quotes it).
+    suppress(
+        email=event.recipient,
+        status=status,
+        detail=f"{esp_name} reported {event.event_type}, event {event.event_id}",
     )

@@ -260,3 +260,20 @@ def test_with_smtp_there_is_no_webhook(client):
         content_type="application/json",
     )
     assert response.status_code == 404
+
+
+@postmark
+def test_an_unsubscribe_through_the_service_unsubscribes(client):
+    subscriber = make_subscriber(make_newsletter(), email="done@example.org")
+    payload = {
+        "RecordType": "SubscriptionChange",
+        "Recipient": "done@example.org",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "ChangedAt": "2026-12-01T10:00:00Z",
+    }
+
+    assert post_postmark(client, payload).status_code == 200
+
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
