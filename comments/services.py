@@ -9,12 +9,11 @@ comment changes status keeps Article.comment_count and the page cache right.
 import math
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import EmailMessage, send_mail
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
@@ -25,9 +24,9 @@ from django.utils import timezone
 
 from articles.cache import invalidate_public_pages
 from articles.models import Article
-from articles.ratelimit import is_rate_limited
 from articles.sanitizer import render_comment_text
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
+from ratelimit.limits import clear_limit, is_rate_limited, window_ends_at
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -285,22 +284,22 @@ def comment_url(comment: Comment, *, top_ids: list[int] | None = None) -> str:
 def schedule_moderator_notice() -> None:
     """Ask for a moderators' email, at most one per COMMENTS_NOTIFY_EVERY_MINUTES:
     the first pending comment of a quiet spell is reported at once, later ones are
-    gathered into one email at the end of the spell."""
+    gathered into one email at the end of the spell. The spell is counted in the
+    shared rate-limit store, so every worker process keeps to the one email."""
     from comments.tasks import notify_moderators
 
     period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
-    now = timezone.now()
-    if cache.add(NOTICE_SENT_KEY, now.timestamp(), timeout=period):
+    if not is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period):
         notify_moderators.enqueue()
         return
     task = notify_moderators
     if not task.get_backend().supports_defer:
         # Nothing can wait: the next quiet spell's email covers these comments.
         return
-    if cache.add(NOTICE_DEFERRED_KEY, 1, timeout=period):
-        sent = cache.get(NOTICE_SENT_KEY, now.timestamp())
-        run_after = datetime.fromtimestamp(sent + period, tz=UTC)
-        task.using(run_after=max(run_after, now)).enqueue()
+    if not is_rate_limited(NOTICE_DEFERRED_KEY, limit=1, period=period):
+        now = timezone.now()
+        spell_ends = window_ends_at(NOTICE_SENT_KEY) or now
+        task.using(run_after=max(spell_ends, now)).enqueue()
 
 
 def moderator_addresses() -> list[str]:
@@ -318,9 +317,12 @@ def moderator_addresses() -> list[str]:
 def send_moderator_notice() -> int:
     """Email moderators about comments held since the last notice; returns how many
     comments the email listed (0: nothing sent)."""
+    # A new quiet spell starts now, whether this email was asked for at once or
+    # at the end of the last spell.
     period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
-    cache.set(NOTICE_SENT_KEY, timezone.now().timestamp(), timeout=period)
-    cache.delete(NOTICE_DEFERRED_KEY)
+    clear_limit(NOTICE_SENT_KEY)
+    clear_limit(NOTICE_DEFERRED_KEY)
+    is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period)
     pending = list(
         Comment.objects.pending()
         .filter(moderators_notified=False)

@@ -6,7 +6,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from articles.models import Article
-from articles.ratelimit import client_ip
 from comments import services
 from comments.forms import CommentForm
 from comments.models import Comment
@@ -17,6 +16,7 @@ from comments.section import (
     author_cookie_value,
     pending_cookie_value,
 )
+from ratelimit.limits import client_ip
 
 AUTHOR_COOKIE_MAX_AGE = 365 * 24 * 3600
 

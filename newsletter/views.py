@@ -12,7 +12,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from articles.ratelimit import client_ip, is_rate_limited
+from ratelimit.limits import client_ip, is_rate_limited
 
 from . import services, webhooks
 from .forms import PreferencesForm, SignupForm

@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "articles",
     "comments",
     "newsletter",
+    "ratelimit",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""REDIS_URL: the cache, sessions, rate limits and page invalidation on the real Redis
+"""REDIS_URL: the cache, sessions and page invalidation on the real Redis
 at 127.0.0.1:6379, shared by several app servers. Skipped when Redis does not answer.
 
 Every run uses its own key prefix and deletes its keys afterwards.
@@ -19,7 +19,6 @@ from django.test import Client
 from django.utils import timezone
 
 from articles import cache as page_cache
-from articles import ratelimit
 from articles.models import Article
 from tests.factories import make_article
 
@@ -99,18 +98,6 @@ def test_redis_url_switches_cache_sessions_and_page_cache_on(tmp_path):
         "django.contrib.sessions.backends.cached_db",
         300,
     ]
-
-
-def test_a_rate_limit_counts_hits_on_every_app_server(prefix):
-    servers = [_app_server_cache(prefix), _app_server_cache(prefix)]
-    outcomes = []
-    for hit in range(4):
-        with mock.patch.object(ratelimit, "cache", servers[hit % 2]):
-            outcomes.append(
-                ratelimit.is_rate_limited("comment:192.0.2.1", limit=3, period=60)
-            )
-
-    assert outcomes == [False, False, False, True]
 
 
 def test_invalidation_on_one_app_server_reaches_the_others(prefix):
