@@ -3,27 +3,14 @@
 from django import forms
 from django.contrib.admin.widgets import AdminFileWidget
 
-from articles import images
+from articles.fields import CleanImageFormField
 from articles.models import Article
 
 
-class ArticleImageField(forms.FileField):
-    """An image upload checked by articles.images, so every bad file gets a message
-    that says what is wrong (Django's ImageField says only "not a valid image",
-    even for a decompression bomb)."""
-
-    widget = AdminFileWidget
-
-    def to_python(self, data):
-        file = super().to_python(data)
-        if file is not None:
-            images.validate_upload(file)
-        return file
-
-
 class ArticleAdminForm(forms.ModelForm):
-    image = ArticleImageField(
+    image = CleanImageFormField(
         required=False,
+        widget=AdminFileWidget,
         help_text="JPEG, PNG, WebP or GIF. Location and camera data are removed "
         "on upload; smaller copies for phones are made automatically.",
     )

@@ -2,15 +2,17 @@
 Article images: check an upload, strip its metadata, make responsive renditions.
 
 Every image goes through `prepare_upload()` before it is stored, whether it came from
-the admin, `seed_demo` or an import, because `Article.save()` calls it for any new
-file. The admin form calls `validate_upload()` first so that a bad file is a field
-error rather than a failed save.
+the admin, `seed_demo`, an import or `instance.image.save()` in code, because the
+model field stores every new file through it (articles/fields.py). The admin form
+calls `validate_upload()` first so that a bad file is a field error rather than a
+failed save.
 
 Metadata is removed by copying the pixels into a new image, not by deleting tags:
 EXIF, GPS, XMP, IPTC, comments and thumbnails cannot survive a copy of the pixels.
 That protects sources whose phones wrote where a photo was taken.
 """
 
+import hashlib
 import io
 import posixpath
 import warnings
@@ -21,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.template.defaultfilters import filesizeformat
+from django.utils.text import slugify
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow format name -> extension of the stored original. GIFs are stored as PNG
@@ -39,8 +42,12 @@ class PreparedImage:
     """An upload checked and re-encoded without metadata, ready to store."""
 
     image: Image.Image
-    content: ContentFile
+    data: bytes
     extension: str
+
+    @property
+    def content(self) -> ContentFile:
+        return ContentFile(self.data)
 
     @property
     def width(self) -> int:
@@ -49,10 +56,6 @@ class PreparedImage:
     @property
     def height(self) -> int:
         return self.image.height
-
-    def filename_for(self, original_name: str) -> str:
-        stem = posixpath.splitext(posixpath.basename(original_name or "image"))[0]
-        return f"{stem or 'image'}.{self.extension}"
 
 
 def _open(file) -> Image.Image:
@@ -155,9 +158,7 @@ def prepare_upload(file) -> PreparedImage:
         clean.save(buffer, "WEBP", quality=88, method=4)
     else:
         clean.save(buffer, "PNG", optimize=True)
-    return PreparedImage(
-        image=clean, content=ContentFile(buffer.getvalue()), extension=extension
-    )
+    return PreparedImage(image=clean, data=buffer.getvalue(), extension=extension)
 
 
 def rendition_widths(original_width: int) -> list[int]:
@@ -167,30 +168,67 @@ def rendition_widths(original_width: int) -> list[int]:
     return widths or [original_width]
 
 
+def rendition_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """The size of the rendition of a width x height image at `target_width`."""
+    return target_width, max(1, round(height * target_width / width))
+
+
+def stored_filename(slug: str, prepared: PreparedImage) -> str:
+    """The file name an image is stored under: the article's or author's slug and
+    a hash of the stored bytes. Never the uploaded name, which may say where or
+    by whom a photo was taken; and a new image always gets a new name, so its
+    address can be cached for ever."""
+    digest = hashlib.sha256(prepared.data).hexdigest()[:16]
+    stem = slugify(slug)[:60] or "image"
+    return f"{stem}-{digest}.{prepared.extension}"
+
+
+def encode_renditions(image: Image.Image) -> dict[int, bytes]:
+    """WebP copies of `image`, {width: bytes}. All are encoded before any is
+    stored, so an image that cannot be encoded leaves no files behind."""
+    renditions = {}
+    for width in rendition_widths(image.width):
+        size = rendition_size(image.width, image.height, width)
+        resized = (
+            image
+            if size == image.size
+            # reducing_gap: a fast box reduction first, Lanczos for the last step.
+            else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        )
+        buffer = io.BytesIO()
+        # method=3: near the default's size at a little over half its time.
+        resized.save(buffer, "WEBP", quality=RENDITION_QUALITY, method=3)
+        renditions[size[0]] = buffer.getvalue()
+    return renditions
+
+
+def store_renditions(
+    renditions: dict[int, bytes], *, storage: Storage, original_name: str
+) -> dict[str, str]:
+    """Store encoded renditions beside the original, in an `r/` folder, and return
+    {width as a string: storage name}. If one cannot be stored, the ones already
+    stored are removed."""
+    folder, filename = posixpath.split(original_name)
+    stem = posixpath.splitext(filename)[0]
+    stored = {}
+    try:
+        for width, data in renditions.items():
+            name = posixpath.join(folder, "r", f"{stem}-{width}.webp")
+            stored[str(width)] = storage.save(name, ContentFile(data))
+    except Exception:
+        delete_files(stored.values(), storage=storage)
+        raise
+    return stored
+
+
 def make_renditions(
     image: Image.Image, *, storage: Storage, original_name: str
 ) -> dict[str, str]:
     """Store WebP copies of `image` beside the original, in an `r/` folder, and
     return {width as a string: storage name}."""
-    folder, filename = posixpath.split(original_name)
-    stem = posixpath.splitext(filename)[0]
-    renditions = {}
-    for width in rendition_widths(image.width):
-        height = max(1, round(image.height * width / image.width))
-        resized = (
-            image
-            if width == image.width
-            # reducing_gap: a fast box reduction first, Lanczos for the last step.
-            else image.resize(
-                (width, height), Image.Resampling.LANCZOS, reducing_gap=2.0
-            )
-        )
-        buffer = io.BytesIO()
-        # method=3: near the default's size at a little over half its time.
-        resized.save(buffer, "WEBP", quality=RENDITION_QUALITY, method=3)
-        name = posixpath.join(folder, "r", f"{stem}-{width}.webp")
-        renditions[str(width)] = storage.save(name, ContentFile(buffer.getvalue()))
-    return renditions
+    return store_renditions(
+        encode_renditions(image), storage=storage, original_name=original_name
+    )
 
 
 def delete_files(names, *, storage: Storage) -> None:

@@ -14,6 +14,7 @@ from taggit.managers import TaggableManager
 
 from articles import images
 from articles.cache import invalidate_public_pages
+from articles.fields import CleanImageField
 from articles.sanitizer import clean_article_html, strip_all_tags
 
 EXCERPT_WORDS = 40
@@ -80,7 +81,7 @@ class Author(models.Model):
     name = models.CharField(max_length=120, help_text="As printed in the byline.")
     slug = models.SlugField(max_length=120, unique=True)
     bio = models.TextField(blank=True, help_text="A short biography, plain text.")
-    photo = models.ImageField(upload_to="authors/", blank=True)
+    photo = CleanImageField(upload_to="authors/", blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -164,7 +165,14 @@ class Article(models.Model):
         "start of the body.",
     )
 
-    image = models.ImageField(upload_to="articles/%Y/%m/", blank=True)
+    # Stored re-encoded, without metadata, under a name made from the slug; the
+    # size and renditions fields below are filled when a new image is stored.
+    image = CleanImageField(
+        upload_to="articles/%Y/%m/",
+        blank=True,
+        size_fields=("image_width", "image_height"),
+        renditions_field="image_renditions",
+    )
     image_alt = models.CharField(
         "image alt text",
         max_length=250,
@@ -290,7 +298,6 @@ class Article(models.Model):
         replaced_files = []
         if touches("image"):
             replaced_files = self._stored_image_files()
-            self._prepare_image()
             if touched is not None:
                 touched.update({"image_width", "image_height", "image_renditions"})
         if touched is not None:
@@ -319,24 +326,6 @@ class Article(models.Model):
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
 
-    def _prepare_image(self):
-        """Store a newly assigned image without metadata, with its renditions.
-        Raises ValidationError for a file that is not an acceptable image."""
-        if not self.image:
-            self.image_width = self.image_height = None
-            self.image_renditions = {}
-            return
-        if self.image._committed:
-            return  # already stored and processed
-        prepared = images.prepare_upload(self.image.file)
-        self.image.save(
-            prepared.filename_for(self.image.name), prepared.content, save=False
-        )
-        self.image_width, self.image_height = prepared.width, prepared.height
-        self.image_renditions = images.make_renditions(
-            prepared.image, storage=self.image.storage, original_name=self.image.name
-        )
-
     def delete(self, *args, **kwargs):
         files = self._stored_image_files(replacing_only=False)
         result = super().delete(*args, **kwargs)
@@ -364,10 +353,9 @@ class Article(models.Model):
 
     def _stored_image_files(self, *, replacing_only=True):
         """Storage names of the stored image and its renditions. With
-        `replacing_only`, only when a new image (or none) is about to replace them."""
+        `replacing_only`, only when another image (or none) replaces them: a new
+        upload, or one already stored by `self.image.save()` in code."""
         if not self.pk:
-            return []
-        if replacing_only and self.image and self.image._committed:
             return []
         row = (
             Article.objects.filter(pk=self.pk)
@@ -375,6 +363,8 @@ class Article(models.Model):
             .first()
         )
         if not row or not row["image"]:
+            return []
+        if replacing_only and row["image"] == self.image.name:
             return []
         return [row["image"], *row["image_renditions"].values()]
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from articles.images import prepare_upload, rendition_widths, validate_upload
-from tests.factories import make_article
+from tests.factories import make_article, make_author
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -176,7 +176,7 @@ def test_orientation_is_applied_before_the_tag_is_dropped():
 def test_a_gif_is_stored_as_png():
     prepared = prepare_upload(upload(image_bytes("GIF"), "clip.gif"))
 
-    assert prepared.filename_for("clip.gif") == "clip.png"
+    assert prepared.extension == "png"
 
 
 # Renditions
@@ -303,3 +303,68 @@ def test_deleting_an_article_removes_its_image_files(
         article.delete()
 
     assert not any(default_storage.exists(name) for name in files)
+
+
+# Every path into storage: the model field re-encodes whatever it stores
+
+
+def stored_files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def assert_clean(name):
+    with default_storage.open(name) as stored:
+        raw = stored.read()
+    image = Image.open(io.BytesIO(raw))
+    assert dict(image.getexif()) == {}
+    assert b"SourcePhone" not in raw
+
+
+@pytest.mark.django_db
+def test_an_image_saved_in_code_is_stripped_and_gets_renditions():
+    article = make_article()
+
+    article.image.save(
+        "IMG_2041 GPS home.jpg",
+        ContentFile(image_bytes(size=(1600, 900), exif=exif_with_gps())),
+    )
+
+    article.refresh_from_db()
+    assert_clean(article.image.name)
+    assert (article.image_width, article.image_height) == (1600, 900)
+    assert set(article.image_renditions) == {"480", "800", "1200"}
+    assert all(default_storage.exists(n) for n in article.image_renditions.values())
+
+
+@pytest.mark.django_db
+def test_an_author_photo_is_stripped_on_every_path():
+    author = make_author(photo=ContentFile(image_bytes(exif=exif_with_gps()), "a.jpg"))
+    assert_clean(author.photo.name)
+
+    author.photo.save("b.jpg", ContentFile(image_bytes(exif=exif_with_gps())))
+
+    author.refresh_from_db()
+    assert_clean(author.photo.name)
+
+
+@pytest.mark.django_db
+def test_an_author_photo_that_is_not_an_image_is_refused():
+    with pytest.raises(ValidationError):
+        make_author(photo=ContentFile(b"not an image", name="me.jpg"))
+
+
+@pytest.mark.django_db
+def test_replacing_an_image_in_code_removes_the_old_files_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    article = make_article(
+        image=ContentFile(image_bytes(size=(900, 500)), name="first.jpg"),
+        image_alt="First",
+    )
+    old_files = [article.image.name, *article.image_renditions.values()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article.image.save("second.jpg", ContentFile(image_bytes(size=(900, 501))))
+
+    assert not any(default_storage.exists(name) for name in old_files)
+    assert default_storage.exists(article.image.name)
