@@ -368,3 +368,32 @@ def test_replacing_an_image_in_code_removes_the_old_files_after_commit(
 
     assert not any(default_storage.exists(name) for name in old_files)
     assert default_storage.exists(article.image.name)
+
+
+@pytest.mark.django_db
+def test_an_image_is_stored_under_the_slug_never_the_uploaded_name():
+    article = make_article(slug="harbour-works")
+    author = make_author(slug="ani-petrosyan")
+
+    article.image.save("IMG_2041 GPS home.jpg", ContentFile(image_bytes()))
+    author.photo.save("IMG_2042 GPS home.jpg", ContentFile(image_bytes()))
+
+    for name in [
+        article.image.name,
+        author.photo.name,
+        *article.image_renditions.values(),
+    ]:
+        assert "IMG" not in name and "GPS" not in name and "home" not in name
+    assert article.image.name.split("/")[-1].startswith("harbour-works-")
+    assert author.photo.name.startswith("authors/ani-petrosyan-")
+
+
+@pytest.mark.django_db
+def test_a_new_image_gets_a_new_name_so_its_address_can_be_cached_for_ever():
+    article = make_article(slug="harbour-works")
+    article.image.save("a.jpg", ContentFile(image_bytes(size=(600, 400))))
+    first = article.image.name
+
+    article.image.save("a.jpg", ContentFile(image_bytes(size=(600, 401))))
+
+    assert article.image.name != first
