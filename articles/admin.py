@@ -30,6 +30,19 @@ def is_own_article(user, article: Article) -> bool:
     return article.is_owned_by(user)
 
 
+def owned_by(user) -> Q:
+    """The articles a writer created or that carry their byline: all they may
+    open in the admin (see Article.is_owned_by)."""
+    own = Article.objects.filter(Q(created_by=user) | Q(authors__user=user))
+    return Q(pk__in=own.values("pk"))
+
+
+def pickable_by(user) -> Q:
+    """The articles a writer may pin as related: their own, and anything readers
+    can already see. Never another writer's unpublished article."""
+    return owned_by(user) | Q(pk__in=Article.objects.published().values("pk"))
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "state"
@@ -144,14 +157,17 @@ class ArticleAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request).prefetch_related("authors")
         if can_publish(request.user):
             return queryset
-        user = request.user
-        own = Article.objects.filter(Q(created_by=user) | Q(authors__user=user))
-        visible = Q(pk__in=own.values("pk"))
         match = getattr(request, "resolver_match", None)
         if match and match.url_name == "autocomplete":
-            # Picking related articles: anything readers can already see.
-            visible |= Q(pk__in=Article.objects.published().values("pk"))
-        return queryset.filter(visible)
+            return queryset.filter(pickable_by(request.user))
+        return queryset.filter(owned_by(request.user))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "related_articles" and not can_publish(request.user):
+            # The autocomplete offers these; the form must accept no others, nor
+            # print the titles of others already pinned by an editor.
+            kwargs["queryset"] = Article.objects.filter(pickable_by(request.user))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_object(self, request, object_id, from_field=None):
         # Look the article up among all articles, not only the writer's own, so
@@ -209,8 +225,17 @@ class ArticleAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         article = form.instance
+        # Pins a writer's form does not show (an editor's, to articles not yet
+        # published) are kept rather than dropped by the writer's save.
+        hidden_pins = []
+        if change and not can_publish(request.user):
+            hidden_pins = list(
+                article.related_articles.exclude(pickable_by(request.user))
+            )
+        super().save_related(request, form, formsets, change)
+        if hidden_pins:
+            article.related_articles.add(*hidden_pins)
         # A writer's new article carries their byline unless they chose another.
         author = getattr(request.user, "author", None)
         if not change and author is not None and not article.authors.exists():

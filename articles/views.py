@@ -36,7 +36,6 @@ PER_PAGE = 12
 HOME_LATEST = 8
 HOME_ROW = 4
 HOME_ROW_SCAN = 500
-PREVIEW_PERMISSION = "articles.view_article"
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 # Saves within this time of publication are corrections, not updates.
 UPDATE_SHOWN_AFTER = timedelta(minutes=10)
@@ -194,19 +193,34 @@ def home(request):
 
 
 def _article_for_reader(request, slug):
-    """The article at `slug` as this reader may see it: published for everyone,
-    any status for staff allowed to preview. Returns (article, is_preview) or
-    raises Http404."""
-    article = (
-        Article.objects.published().select_related("category").filter(slug=slug).first()
-    )
-    if article:
-        return article, False
-    if request.user.has_perm(PREVIEW_PERMISSION):
-        article = Article.objects.select_related("category").filter(slug=slug).first()
-        if article:
+    """The article at `slug` as this reader may see it: published for everyone;
+    before publication only for those Article.can_be_previewed_by allows (the
+    same people the admin lets open it). Returns (article, is_preview) or raises
+    Http404."""
+    article = Article.objects.select_related("category").filter(slug=slug).first()
+    if article is not None:
+        if article.is_published:
+            return article, False
+        if article.can_be_previewed_by(request.user):
             return article, True
     raise Http404("No article at this address.")
+
+
+def _moved_article_slug(request, old_slug):
+    """The current slug of the article that used to live at `old_slug`, if this
+    reader may see it: the new address of an unpublished article is a secret."""
+    redirect = (
+        SlugRedirect.objects.select_related("article")
+        .defer("article__body", "article__search_vector")
+        .filter(old_slug=old_slug)
+        .first()
+    )
+    if redirect is None:
+        return None
+    article = redirect.article
+    if article.is_published or article.can_be_previewed_by(request.user):
+        return article.slug
+    return None
 
 
 def _article_etag(article, request):
@@ -311,11 +325,7 @@ def article_detail(request, slug):
     try:
         article, is_preview = _article_for_reader(request, slug)
     except Http404:
-        moved = (
-            SlugRedirect.objects.filter(old_slug=slug)
-            .values_list("article__slug", flat=True)
-            .first()
-        )
+        moved = _moved_article_slug(request, slug)
         if moved:
             return redirect("articles:detail", slug=moved, permanent=True)
         raise

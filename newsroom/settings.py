@@ -128,7 +128,7 @@ PUBLISHER_NAME = envstr("PUBLISHER_NAME", "Newsroom Media")
 PUBLISHER_ADDRESS = envstr("PUBLISHER_ADDRESS", "1 Example Street, Example City")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "newsroom.apps.NewsroomAdminConfig",  # django.contrib.admin, with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -377,6 +377,119 @@ def test_view_on_site_leads_to_the_public_address(client, editor):
     assert response.url.endswith("/articles/quiet-draft/")
 
 
+def view_on_site(article):
+    content_type = ContentType.objects.get_for_model(Article)
+    return reverse("admin:view_on_site", args=[content_type.pk, article.pk])
+
+
+def test_writer_follows_view_on_site_to_their_own_draft(client, writer):
+    article = draft_by(writer, slug="my-draft")
+    client.force_login(writer)
+
+    response = client.get(view_on_site(article))
+
+    assert response.status_code == 302
+    assert response.url.endswith("/articles/my-draft/")
+
+
+def test_view_on_site_does_not_reveal_another_writers_draft(
+    client, writer, other_writer
+):
+    article = draft_by(other_writer, slug="their-secret-draft")
+    client.force_login(writer)
+
+    response = client.get(view_on_site(article))
+
+    assert response.status_code == 404
+    assert "their-secret-draft" not in response.text
+
+
+def test_view_on_site_of_a_missing_object_or_unknown_type_is_404(client, editor):
+    client.force_login(editor)
+    content_type = ContentType.objects.get_for_model(Article)
+
+    for args in ([content_type.pk, 999999], [content_type.pk, "x"], [999999, 1]):
+        response = client.get(reverse("admin:view_on_site", args=args))
+        assert response.status_code == 404
+
+
+def test_view_on_site_is_for_staff_only(client):
+    article = make_article(slug="public-story")
+
+    response = client.get(view_on_site(article))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
+# Related articles: a writer may pin their own and published articles, and sees
+# no other unpublished one, whatever they type or post.
+
+
+def test_writer_cannot_pin_another_writers_draft_by_posting_its_id(
+    client, writer, other_writer, category
+):
+    secret = draft_by(other_writer, title="Tram line secret draft")
+    article = draft_by(writer, category=category)
+    client.force_login(writer)
+
+    response = client.post(
+        change_url(article),
+        form_data(category, related_articles=[secret.pk]),
+    )
+
+    assert response.status_code == 200
+    assert "related_articles" in response.context["adminform"].form.errors
+    assert "Tram line secret draft" not in response.text
+    assert not article.related_articles.exists()
+
+
+def test_writer_pins_their_own_draft_and_a_published_article(
+    client, writer, other_writer, category
+):
+    own_draft = draft_by(writer, title="My other draft")
+    published = make_article(title="Tram line approved", created_by=other_writer)
+    article = draft_by(writer, category=category)
+    client.force_login(writer)
+
+    response = client.post(
+        change_url(article),
+        form_data(category, related_articles=[own_draft.pk, published.pk]),
+    )
+
+    assert response.status_code == 302
+    assert set(article.related_articles.all()) == {own_draft, published}
+
+
+def test_writer_does_not_see_nor_drop_an_editors_pin_to_another_draft(
+    client, writer, other_writer, category
+):
+    secret = draft_by(other_writer, title="Tram line secret draft")
+    article = draft_by(writer, category=category)
+    article.related_articles.add(secret)
+    client.force_login(writer)
+
+    assert "Tram line secret draft" not in client.get(change_url(article)).text
+    response = client.post(change_url(article), form_data(category))
+
+    assert response.status_code == 302
+    assert list(article.related_articles.all()) == [secret]
+
+
+def test_editor_may_pin_any_article(client, editor, other_writer, category):
+    draft = draft_by(other_writer, title="Tram line secret draft")
+    article = draft_by(editor, category=category)
+    client.force_login(editor)
+
+    response = client.post(
+        change_url(article),
+        editor_form_data(category, related_articles=[draft.pk]),
+    )
+
+    assert response.status_code == 302
+    assert list(article.related_articles.all()) == [draft]
+
+
 # Images through the admin form
 
 
@@ -480,3 +593,28 @@ def test_writer_can_pin_any_published_article_as_related(client, writer, other_w
     )
 
     assert [row["text"] for row in response.json()["results"]] == ["Tram line approved"]
+
+
+def test_writer_finds_their_own_draft_to_pin_but_no_other(client, writer, other_writer):
+    draft_by(writer, title="Tram depot my draft")
+    draft_by(other_writer, title="Tram line secret draft")
+    make_article(
+        title="Tram fares scheduled",
+        created_by=other_writer,
+        published_at=timezone.now() + timedelta(days=1),
+    )
+    client.force_login(writer)
+
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "articles",
+            "model_name": "article",
+            "field_name": "related_articles",
+            "term": "tram",
+        },
+    )
+
+    assert [row["text"] for row in response.json()["results"]] == [
+        "Tram depot my draft"
+    ]

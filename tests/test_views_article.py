@@ -6,22 +6,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.http import http_date
 
 from articles.models import Article, User
-from tests.factories import make_article, make_author, make_category
+from tests.factories import make_article, make_author, make_category, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-def _preview_user(**fields):
-    user = User.objects.create_user(username="writer", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_article"))
-    return user
 
 
 def _json_ld(html):
@@ -159,8 +152,64 @@ def test_staff_without_view_permission_get_404_for_a_draft(client):
     assert client.get(article.get_absolute_url()).status_code == 404
 
 
-def test_staff_who_may_view_articles_see_a_draft_preview_never_cached(client):
-    client.force_login(_preview_user())
+# Previews: who may see an article before readers do. The same people the admin
+# lets open it (Article.can_be_previewed_by): its writer and the editors.
+
+UNPUBLISHED = pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": Article.Status.DRAFT, "published_at": None},
+        {"published_at": timezone.now() + timedelta(days=1)},
+    ],
+    ids=["draft", "scheduled"],
+)
+
+
+@UNPUBLISHED
+def test_a_writer_previews_their_own_unpublished_article(client, fields):
+    writer = make_staff("writer", "Writers")
+    article = make_article(created_by=writer, **fields)
+    client.force_login(writer)
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+@UNPUBLISHED
+def test_a_writer_previews_an_unpublished_article_under_their_byline(client, fields):
+    writer = make_staff("writer", "Writers")
+    article = make_article(authors=[make_author(user=writer)], **fields)
+    client.force_login(writer)
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+@UNPUBLISHED
+def test_another_writer_gets_404_for_an_unpublished_article(client, fields):
+    owner = make_staff("owner", "Writers")
+    article = make_article(
+        title="Secret merger story", created_by=owner, authors=[make_author()], **fields
+    )
+    client.force_login(make_staff("other", "Writers"))
+    response = client.get(article.get_absolute_url())
+    assert response.status_code == 404
+    assert "Secret merger story" not in response.text
+
+
+@UNPUBLISHED
+def test_an_editor_previews_any_unpublished_article(client, fields):
+    article = make_article(created_by=make_staff("writer", "Writers"), **fields)
+    client.force_login(make_staff("editor", "Editors"))
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_another_writer_reads_a_published_article_like_everyone(client):
+    article = make_article(created_by=make_staff("owner", "Writers"))
+    client.force_login(make_staff("other", "Writers"))
+    response = client.get(article.get_absolute_url())
+    assert response.status_code == 200
+    assert "Preview" not in response.text
+
+
+def test_an_editors_draft_preview_is_never_cached(client):
+    client.force_login(make_staff("editor", "Editors"))
     article = make_article(title="Unfinished budget story", status=Article.Status.DRAFT)
     response = client.get(article.get_absolute_url())
     html = response.content.decode()
@@ -173,8 +222,8 @@ def test_staff_who_may_view_articles_see_a_draft_preview_never_cached(client):
     assert not response.has_header("ETag")
 
 
-def test_staff_preview_of_a_scheduled_article_says_when(client):
-    client.force_login(_preview_user())
+def test_the_preview_of_a_scheduled_article_says_when(client):
+    client.force_login(make_staff("editor", "Editors"))
     when = timezone.now() + timedelta(days=2)
     article = make_article(published_at=when)
     html = client.get(article.get_absolute_url()).content.decode()
@@ -182,9 +231,25 @@ def test_staff_preview_of_a_scheduled_article_says_when(client):
 
 
 def test_published_articles_show_no_preview_banner_to_staff(client):
-    client.force_login(_preview_user())
+    client.force_login(make_staff("editor", "Editors"))
     article = make_article()
     assert "Preview" not in client.get(article.get_absolute_url()).content.decode()
+
+
+def test_an_old_slug_of_an_unpublished_article_does_not_reveal_the_new_one(client):
+    owner = make_staff("owner", "Writers")
+    article = make_article(slug="budget-leak", created_by=owner)
+    article.status = Article.Status.DRAFT
+    article.slug = "budget-leak-minister-resigns"
+    article.save()
+
+    assert client.get("/articles/budget-leak/").status_code == 404
+    client.force_login(make_staff("other", "Writers"))
+    assert client.get("/articles/budget-leak/").status_code == 404
+    client.force_login(owner)
+    response = client.get("/articles/budget-leak/")
+    assert response.status_code == 301
+    assert response["Location"] == "/articles/budget-leak-minister-resigns/"
 
 
 def test_an_old_slug_redirects_permanently_to_the_new_address(client):
