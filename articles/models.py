@@ -16,6 +16,7 @@ from articles import images
 from articles.cache import invalidate_public_pages
 from articles.fields import CleanImageField
 from articles.sanitizer import clean_article_html, strip_all_tags
+from articles.validators import CheckedTextMixin
 
 EXCERPT_WORDS = 40
 
@@ -45,14 +46,14 @@ BODY_EDITOR_EXTENSIONS = {
 }
 
 
-class User(AbstractUser):
+class User(CheckedTextMixin, AbstractUser):
     """The newsroom's staff accounts. Readers and subscribers have no account."""
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
 
 
-class Category(models.Model):
+class Category(CheckedTextMixin, models.Model):
     name = models.CharField(max_length=80, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(
@@ -75,7 +76,7 @@ class Category(models.Model):
         return reverse("articles:category", kwargs={"slug": self.slug})
 
 
-class Author(models.Model):
+class Author(CheckedTextMixin, models.Model):
     """A byline. Wire services and guest writers have no staff account."""
 
     name = models.CharField(max_length=120, help_text="As printed in the byline.")
@@ -128,7 +129,7 @@ class ArticleManager(models.Manager.from_queryset(ArticleQuerySet)):
         return super().get_queryset().defer("search_vector")
 
 
-class Article(models.Model):
+class Article(CheckedTextMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
@@ -421,7 +422,7 @@ def _invalidate_public_pages():
     transaction.on_commit(invalidate_public_pages)
 
 
-class SlugRedirect(models.Model):
+class SlugRedirect(CheckedTextMixin, models.Model):
     """An article's former slug, so its old address answers 301 to the new one."""
 
     old_slug = models.SlugField(max_length=200, unique=True)

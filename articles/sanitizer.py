@@ -12,6 +12,8 @@ import re
 import bleach
 from bleach.linkifier import Linker
 
+from articles.validators import strip_xml_illegal
+
 # Bump when the allow-lists change; `manage.py resanitize` re-cleans stored HTML.
 POLICY_VERSION = 1
 
@@ -111,7 +113,8 @@ def clean_article_html(html: str) -> str:
     """Return editor HTML reduced to the article allow-list."""
     if not html:
         return ""
-    html = _DROP_WITH_CONTENT.sub("", html)
+    # bleach turns some of these into "?" and keeps others, which feeds cannot carry.
+    html = _DROP_WITH_CONTENT.sub("", strip_xml_illegal(html))
     return _article_cleaner.clean(html).strip()
 
 

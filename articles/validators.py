@@ -1,28 +1,61 @@
 """
-Clean-ups and checks for the free text readers type into the public forms.
+Clean-ups and checks for free text, from readers' forms and editors' alike.
 
 Unicode's control characters (category Cc: NUL, BEL, ESC, ...) and format
 characters (Cf: bidi overrides, zero-width spaces, byte order marks) are
 invisible. Nobody means to type them, and stored they can garble an editor's
-terminal or email, or change how the text around them reads. Prose and names
-lose them; a value such as an address, which removing characters would turn into
-a different one, is refused instead.
+terminal or email, or change how the text around them reads. So can Unicode's
+noncharacters (U+FFFE, U+FDD0...) and lone surrogates, which XML, and so every
+feed and sitemap, cannot carry at all. Prose and names from readers lose them; a
+value such as an address, which removing characters would turn into a different
+one, is refused instead.
+
+Stored text has two rules, applied on every save by `CheckedTextMixin`:
+one-line values (headlines, names, subjects: every CharField) may hold no control
+or format character and no line break, since they end up in email headers and
+feed titles; prose (every TextField) may hold line breaks and tabs, but nothing
+XML cannot carry.
 """
 
 import string
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.db import models
 
-CONTROL_CATEGORIES = frozenset({"Cc", "Cf"})
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 # Zero-width joiners hold emoji sequences and Persian and Indic words together:
 # prose keeps them, names (where they only help an impostor) do not.
 JOINERS = "\u200c\u200d"
 
+# Line and paragraph separators: line breaks to email programs and browsers.
+LINE_SEPARATORS = "\u2028\u2029"
+
+
+def is_noncharacter(ch: str) -> bool:
+    """Unicode's 66 noncharacters: U+FDD0..U+FDEF and the last two code points
+    of every plane (U+FFFE, U+FFFF, U+1FFFE...)."""
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
 
 def is_control_character(ch: str) -> bool:
-    return unicodedata.category(ch) in CONTROL_CATEGORIES
+    return unicodedata.category(ch) in CONTROL_CATEGORIES or is_noncharacter(ch)
+
+
+def is_xml_illegal(ch: str) -> bool:
+    """Characters an XML document cannot carry (or, for noncharacters, should not):
+    the C0 controls but tab and line breaks, DEL and C1, surrogates, noncharacters."""
+    if ch in "\t\n\r":
+        return False
+    return unicodedata.category(ch) in {"Cc", "Cs"} or is_noncharacter(ch)
+
+
+def strip_xml_illegal(text: str) -> str:
+    """`text` without the characters XML cannot carry: for feeds and sitemaps,
+    which must stay valid whatever old rows hold."""
+    return "".join(ch for ch in text if not is_xml_illegal(ch))
 
 
 def replace_control_characters(
@@ -57,3 +90,79 @@ def validate_no_control_characters(value: str) -> None:
             "Please type it again.",
             code="control_characters",
         )
+
+
+def validate_single_line(value: str) -> None:
+    """One line of visible text: no line break, tab, control or format character
+    (joiners excepted, for emoji and Persian or Indic words)."""
+    if any(
+        ch in LINE_SEPARATORS or (ch not in JOINERS and is_control_character(ch))
+        for ch in value
+    ):
+        raise ValidationError(
+            "This must be one line of text, without line breaks, tabs or hidden "
+            "control characters. Please type it again.",
+            code="not_single_line",
+        )
+
+
+def validate_xml_text(value: str) -> None:
+    """Prose: line breaks and tabs allowed, nothing a feed (XML) cannot carry."""
+    if any(is_xml_illegal(ch) for ch in value):
+        raise ValidationError(
+            "This contains hidden control characters (invisible, often pasted "
+            "from another program). Please type it again.",
+            code="control_characters",
+        )
+
+
+def text_validator_for(field: models.Field):
+    """The rule for a stored text field: one line for CharFields (and their kind:
+    slugs, emails, URLs), XML-safe prose for TextFields, none for others."""
+    if isinstance(field, models.CharField):
+        return validate_single_line
+    if isinstance(field, models.TextField):
+        return validate_xml_text
+    return None
+
+
+class CheckedTextMixin:
+    """Refuses text that breaks email headers or feeds on every way in: form and
+    full_clean() (as a field error) and save() (as a ValidationError), so imports
+    and code are held to the same rules as the admin. Put it first in a model's
+    bases. Fields the model computes itself (editable=False) are not checked."""
+
+    def text_errors(self, *, only=None, exclude=()) -> dict[str, list[str]]:
+        errors = {}
+        for field in self._meta.concrete_fields:
+            validator = text_validator_for(field)
+            if validator is None or not field.editable or field.name in exclude:
+                continue
+            if only is not None and field.name not in only:
+                continue
+            value = getattr(self, field.attname)
+            if not value:
+                continue
+            try:
+                validator(value)
+            except ValidationError as error:
+                errors[field.name] = error.messages
+        return errors
+
+    def clean_fields(self, exclude=None):
+        # The values as typed, before a field's own cleaning (a sanitiser) could
+        # hide what the editor needs to hear about.
+        errors = self.text_errors(exclude=exclude or ())
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        errors = self.text_errors(only=kwargs.get("update_fields"))
+        if errors:
+            raise ValidationError(errors)
+        super().save(*args, **kwargs)

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from articles.models import Article
+from articles.validators import CheckedTextMixin
 
 
 class CommentQuerySet(models.QuerySet):
@@ -14,7 +15,7 @@ class CommentQuerySet(models.QuerySet):
         return self.filter(status=Comment.Status.PENDING)
 
 
-class Comment(models.Model):
+class Comment(CheckedTextMixin, models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
@@ -139,7 +140,7 @@ class Comment(models.Model):
         return self.status == self.Status.APPROVED
 
 
-class ModerationPhrase(models.Model):
+class ModerationPhrase(CheckedTextMixin, models.Model):
     """Words, addresses or IP prefixes editors want held or sent to spam, on top of
     COMMENTS_MODERATION_KEYWORDS and COMMENTS_BLOCKLIST in the settings."""
 
@@ -169,7 +170,7 @@ class ModerationPhrase(models.Model):
         super().save(*args, **kwargs)
 
 
-class FollowUpAddress(models.Model):
+class FollowUpAddress(CheckedTextMixin, models.Model):
     """An address that confirmed it wants follow-up emails. Nothing is sent to an
     address until it is confirmed here."""
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from articles.cache import invalidate_public_pages
 from articles.sanitizer import clean_article_html
+from articles.validators import CheckedTextMixin
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class NewsletterQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
 
-class Newsletter(models.Model):
+class Newsletter(CheckedTextMixin, models.Model):
     class Kind(models.TextChoices):
         EDITORIAL = "editorial", "Composed by editors"
         DAILY_DIGEST = "daily_digest", "Daily digest (builds and sends itself)"
@@ -106,7 +107,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-class Subscriber(models.Model):
+class Subscriber(CheckedTextMixin, models.Model):
     """One email address. Readers have no account: signed links in every email
     stand in for a login."""
 
@@ -187,7 +188,7 @@ class IssueQuerySet(models.QuerySet):
         )
 
 
-class Issue(models.Model):
+class Issue(CheckedTextMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"

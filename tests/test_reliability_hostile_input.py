@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from articles.models import Article
+from articles.sanitizer import clean_article_html
 from comments.forms import form_timestamp
 from tests.factories import make_article, make_category
 
@@ -360,3 +361,170 @@ def test_no_payload_in_a_search_query_adds_anything_script_capable(client):
         if extra:
             added[payload] = sorted(extra)
     assert added == {}
+
+
+# --- Control characters in stored text ---------------------------------------
+#
+# A headline with "\r\n" became the daily digest's Subject and added headers of
+# its own; a vertical tab or U+FFFE made every feed that carried it unreadable.
+# Every text field of every model is held to its rule on every way in, and the
+# lists below are built from the models, so a new field cannot escape.
+
+TEXT_APPS = ("articles", "comments", "newsletter")
+
+# The sending code's ledger: written by code alone, never shown in a header, a
+# feed or a page.
+NOT_CHECKED_MODELS = {"newsletter.Delivery"}
+
+# What a one-line field (every CharField: headlines, names, subjects, slugs,
+# addresses) refuses.
+NOT_ONE_LINE = [
+    "\r\n", "\n", "\r", "\x0b", "\x0c", "\x00", "\t", "\x1b", "\x85",
+    "\u2028", "\u2029", "\u202e", "\u2066", "\u200b", "\ufeff",
+    "\ufffe", "\uffff", "\ufdd0", "\U0001fffe", "\ud800",
+]  # fmt: skip
+# What a prose field (every TextField: bodies, bios, comments) refuses: what XML
+# cannot carry.
+NOT_XML = ["\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\ufffe", "\uffff", "\ud800"]
+
+
+def stored_text_fields():
+    from django.apps import apps
+    from django.db import models
+
+    fields = []
+    for app_label in TEXT_APPS:
+        for model in apps.get_app_config(app_label).get_models():
+            for field in model._meta.concrete_fields:
+                key = (app_label, model.__name__, field.name)
+                if (
+                    isinstance(field, (models.CharField, models.TextField))
+                    and field.editable
+                    and model._meta.label not in NOT_CHECKED_MODELS
+                ):
+                    fields.append(pytest.param(model, field, id=".".join(key)))
+    return fields
+
+
+STORED_TEXT_FIELDS = stored_text_fields()
+
+
+def test_the_field_list_covers_headlines_names_and_subjects():
+    ids = {param.id for param in STORED_TEXT_FIELDS}
+    assert {
+        "articles.Article.title",
+        "articles.Article.dateline",
+        "articles.Article.image_caption",
+        "articles.Article.body",
+        "articles.Category.name",
+        "articles.Author.name",
+        "articles.User.first_name",
+        "comments.Comment.author_name",
+        "comments.Comment.text",
+        "newsletter.Newsletter.name",
+        "newsletter.Issue.subject",
+        "newsletter.Issue.preheader",
+    } <= ids
+
+
+def sanitised_fields():
+    from newsletter.models import Issue
+
+    return {(Article, "body"), (Issue, "intro")}
+
+
+SANITISED = sanitised_fields()
+
+
+def refused_characters(field):
+    from django.db import models
+
+    return NOT_ONE_LINE if isinstance(field, models.CharField) else NOT_XML
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "field"), STORED_TEXT_FIELDS)
+def test_every_text_field_refuses_control_characters_in_forms_and_on_save(model, field):
+    from django.core.exceptions import ValidationError
+
+    rows_before = model.objects.count()
+    for character in refused_characters(field):
+        instance = model()
+        setattr(instance, field.attname, f"a{character}b")
+
+        # full_clean(), and so every model form in the admin: an error on the field.
+        with pytest.raises(ValidationError) as in_form:
+            instance.clean_fields()
+        assert field.name in in_form.value.message_dict, repr(character)
+
+        if (model, field.name) in SANITISED:
+            # save() sanitises these first, and the sanitiser removes them.
+            assert clean_article_html(f"<p>a{character}b</p>") == "<p>ab</p>"
+            continue
+        # A plain save(), as import code does: refused before anything is stored.
+        with pytest.raises(ValidationError) as on_save:
+            instance.save()
+        assert field.name in on_save.value.message_dict, repr(character)
+    assert model.objects.count() == rows_before
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_headline_that_would_add_email_headers():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        make_article(title="Budget passes\r\nBcc: everyone@example.com")
+    assert "one line" in refused.value.message_dict["title"][0]
+    assert not Article.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_issue_subject_with_a_line_break_on_save():
+    from django.core.exceptions import ValidationError
+
+    from newsletter.models import Issue
+    from tests.factories import make_newsletter
+
+    issue = Issue(newsletter=make_newsletter(), subject="News\nBcc: a@example.com")
+    with pytest.raises(ValidationError):
+        issue.save()
+    assert not Issue.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_form_shows_the_error_and_keeps_the_headline(client):
+    from tests.factories import make_staff
+
+    client.force_login(make_staff("editor", "Editors"))
+    category = make_category()
+    headline = "Budget passes\u202e gnikaerb"
+    response = client.post(
+        reverse("admin:articles_article_add"),
+        {
+            "title": headline,
+            "slug": "budget-passes",
+            "dateline": "YER\x0bEVAN",
+            "body": "<p>Text.</p>",
+            "category": category.pk,
+            "status": "draft",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "one line" in errors["title"][0]
+    assert "dateline" in errors
+    assert headline in response.content.decode()
+    assert not Article.objects.exists()
+
+
+@pytest.mark.django_db
+def test_ordinary_text_in_many_scripts_is_accepted():
+    article = make_article(
+        title="\u0645\u06cc\u200c\u062e\u0648\u0627\u0645 "
+        "\U0001f3f3\ufe0f\u200d\U0001f308 Ереван café",
+        dateline="ԵՐԵՎԱՆ",
+        standfirst="Two lines,\r\nand a\ttab.",
+        body="<p>One.</p>\n<p>Two.</p>",
+    )
+    article.full_clean()
+    assert Article.objects.filter(pk=article.pk).exists()

@@ -39,6 +39,8 @@ def test_normalise_line_removes_control_characters_and_collapses_whitespace(
         ("a\tb", "a b"),
         ("bell\x07 \x1b[31mred\u202e", "bell [31mred"),
         ("  \u200b padded \x00 ", "padded"),
+        # Noncharacters and lone surrogates: XML (every feed) cannot carry them.
+        ("a\ufffeb\ud800c\U0001ffff", "abc"),
         # Joiners hold emoji sequences and Persian words together.
         ("\U0001f3f3\ufe0f\u200d\U0001f308", "\U0001f3f3\ufe0f\u200d\U0001f308"),
         (
