@@ -6,7 +6,8 @@ Cached pages are keyed on a site-wide generation number; anything that changes w
 readers see (an article published or edited, a comment approved) calls
 `invalidate_public_pages()`, which bumps the number so every old entry is missed at
 once. The cache is Redis when REDIS_URL is set, so a bump on one app server is seen
-by all of them. The middleware that serves and stores pages is
+by all of them; a shared HTTP cache in front of the site (FRONTEND_CACHE_URLS)
+is purged at the same moments. The middleware that serves and stores pages is
 newsroom.middleware.PublicPageCacheMiddleware.
 
 The middleware does not ask Redis for the generation on every request: each process
@@ -28,6 +29,8 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.utils import timezone
+
+from articles.frontend_cache import purge_frontend_caches
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ def public_pages_generation(*, max_age: float = 0) -> int:
 
 
 def invalidate_public_pages() -> None:
-    """Start a new generation. Never raises: a write that reached the database
-    must not fail because the cache is down (pages then expire by their TTL)."""
+    """Start a new generation, and purge the shared caches in front of the site
+    once the transaction commits (articles/frontend_cache.py). Never raises: a
+    write that reached the database must not fail because a cache is down (pages
+    then expire by their TTL)."""
     global _last_seen
     try:
         try:
@@ -75,6 +80,9 @@ def invalidate_public_pages() -> None:
     except Exception:
         _last_seen = (0, 0.0)
         logger.error("Cache unreachable: cached pages not invalidated", exc_info=True)
+    # After the new generation: a shared cache fetches its pages again at once,
+    # and they must not be rendered from the old fragments.
+    purge_frontend_caches()
 
 
 def _first_generation() -> int:

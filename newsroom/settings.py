@@ -263,6 +263,17 @@ else:
         }
     }
 
+# The shared HTTP caches in front of the app servers (Varnish, nginx, a CDN), as
+# comma-separated URLs: each gets an HTTP BAN when anything readers see changes
+# (articles/frontend_cache.py; deploy/varnish/newsroom.vcl answers it). Empty: no
+# shared cache.
+FRONTEND_CACHE_URLS = envlist("FRONTEND_CACHE_URLS", [])
+for _url in FRONTEND_CACHE_URLS:
+    if not _url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            f"FRONTEND_CACHE_URLS: {_url!r} is not an http:// or https:// URL."
+        )
+
 # Page cache for anonymous readers (newsroom.middleware.PublicPageCacheMiddleware).
 # Seconds a page may be served from cache; 0 turns it off. On by default only with
 # Redis: an in-process cache is not shared by gunicorn's workers, so a worker would
@@ -271,8 +282,11 @@ PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG
 # Seconds each process reuses the cache generation it last read before asking Redis
 # again: a change reaches readers served by other processes (gunicorn's other
 # workers, other app servers) at most this late; by its own process, at once.
-# 0 asks on every request.
-PAGE_CACHE_GENERATION_SECONDS = envint("PAGE_CACHE_GENERATION_SECONDS", 1)
+# 0 asks on every request: the default behind a shared cache, which fetches a page
+# again right after a purge and would keep whatever an out-of-date process rendered.
+PAGE_CACHE_GENERATION_SECONDS = envint(
+    "PAGE_CACHE_GENERATION_SECONDS", 0 if FRONTEND_CACHE_URLS else 1
+)
 # Megabytes of the pages it served lately that each process (each gunicorn worker)
 # keeps in memory, so most hits need no round trip to Redis. 0 keeps none.
 PAGE_CACHE_LOCAL_MB = envint("PAGE_CACHE_LOCAL_MB", 16)
