@@ -10,7 +10,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/newsroom
 
 DEV := DEBUG=1
 
-.PHONY: run test test-sqlite test-postgres lint checks install browser validator wrk bench bench-smoke clean
+.PHONY: run test test-sqlite test-postgres lint checks install browser varnish validator wrk bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's Varnish for tests/test_varnish.py and the benchmark's shared-cache rows.
+varnish:
+	@command -v varnishd >/dev/null 2>&1 || [ -x /usr/sbin/varnishd ] || { \
+		echo "Installing Debian's varnish for the shared-cache tests"; \
+		apt-get update -qq && apt-get install -y -qq varnish >/dev/null; }
 
 # The Nu HTML Checker (the W3C's validator) for tests/test_html_validation.py: npm's
 # vnu-jar carries vnu.jar itself, and it needs a Java runtime.
@@ -62,11 +68,11 @@ checks: install
 	$(DEV) $(BIN)/python manage.py check --fail-level WARNING
 	$(DEV) $(BIN)/python manage.py makemigrations --check --dry-run
 
-test-sqlite: install browser validator
+test-sqlite: install browser varnish validator
 	$(BIN)/pytest
 
 # PostgreSQL runs when it answers on 127.0.0.1:5432; skipped (with a message) if not.
-test-postgres: install browser validator
+test-postgres: install browser varnish validator
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
 		DATABASE_URL=$(PG_URL) $(BIN)/pytest; \
 	else \
@@ -82,13 +88,13 @@ wrk:
 		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
 # The full benchmark takes several minutes; `make bench BENCH_ARGS=--quick` a small one.
-bench: install wrk
+bench: install wrk varnish
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Part of `make test`: the benchmark still runs end to end (small dataset, 1-second
 # loads, about 45 s). Timings never fail it; a crash, a failed request or a lost or
 # doubled newsletter email does.
-bench-smoke: install wrk
+bench-smoke: install wrk varnish
 	$(BIN)/python bench/run.py --quick --duration 1 --repeat 1 --connections 16 \
 		--newsletter-seconds 5 --strict
 

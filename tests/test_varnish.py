@@ -1,0 +1,360 @@
+"""
+Real Varnish (Debian's varnishd) with the shipped deploy/varnish/newsroom.vcl in
+front of the live test server: what readers get through the cache, and that every
+change readers see is there at the next request (the app bans the cache when the
+change commits; FRONTEND_CACHE_URLS).
+
+Skipped, with a message, where varnishd is not installed (`make test` installs
+it). How fast a change gets through is measured by bench/run.py, not here.
+"""
+
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
+from bench.server import free_port
+from comments.models import Comment
+from comments.services import moderate
+from tests.comments_helpers import form_data
+from tests.factories import make_article, make_comment
+
+ROOT = Path(__file__).resolve().parent.parent
+VCL = ROOT / "deploy" / "varnish" / "newsroom.vcl"
+# /usr/sbin is not on every user's PATH.
+VARNISHD = shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin")
+START_TIMEOUT = 30
+
+pytestmark = [
+    pytest.mark.varnish,
+    pytest.mark.skipif(
+        VARNISHD is None,
+        reason="varnishd is not installed (apt-get install varnish; make test does)",
+    ),
+]
+
+
+class Varnish:
+    """varnishd in the foreground on a free loopback port, its backend the given
+    host and port, purges allowed from 127.0.0.1 only."""
+
+    def __init__(self, backend_host: str, backend_port: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"varnish-{self.port}-"))
+        # varnishd, started as root, compiles and runs as its own user.
+        self.workdir.chmod(0o755)
+        site = self.workdir / "site.vcl"
+        site.write_text(
+            "vcl 4.1;\n"
+            f'backend default {{ .host = "{backend_host}"; '
+            f'.port = "{backend_port}"; }}\n'
+            'acl purgers { "127.0.0.1"; }\n'
+            f'include "{VCL}";\n'
+        )
+        self.log = open(self.workdir / "varnishd.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                VARNISHD,
+                "-F",
+                "-a",
+                f"127.0.0.1:{self.port}",
+                "-f",
+                str(site),
+                "-s",
+                "malloc,64m",
+                "-n",
+                str(self.workdir / "n"),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"varnishd exited: {self.output()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=5):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"varnishd did not answer: {self.output()}")
+
+    def ban_everything(self) -> None:
+        request = urllib.request.Request(self.url + "/", method="BAN")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def output(self) -> str:
+        return (self.workdir / "varnishd.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def varnishd(live_server):
+    address = urllib.parse.urlsplit(live_server.url)
+    # The live server binds IPv4; "localhost" may also name ::1, which Varnish
+    # refuses as a backend with two addresses.
+    varnish = Varnish("127.0.0.1", address.port)
+    try:
+        varnish.wait_until_up()
+        yield varnish
+    finally:
+        varnish.stop()
+
+
+@pytest.fixture
+def varnish(varnishd, settings):
+    """Varnish with nothing stored, and the app purging it."""
+    settings.FRONTEND_CACHE_URLS = [varnishd.url + "/"]
+    # The comments feed is marked shareable as the site's feeds are.
+    settings.PAGE_CACHE_SECONDS = 300
+    settings.PAGE_CACHE_URL_NAMES = [*settings.PAGE_CACHE_URL_NAMES, "comments:feed"]
+    varnishd.ban_everything()
+    return varnishd
+
+
+class Reader:
+    """One reader's client through the cache: their own cookies, no redirects
+    followed (a form's answer is a 303)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.cookies = CookieJar()
+
+        class NoRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), NoRedirects
+        )
+
+    def get(self, path: str):
+        return self._open(urllib.request.Request(self.base_url + path))
+
+    def post(self, path: str, data: dict):
+        body = urllib.parse.urlencode(data).encode()
+        return self._open(urllib.request.Request(self.base_url + path, data=body))
+
+    def _open(self, request):
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return Response(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers, error.read())
+
+
+class Response:
+    def __init__(self, status, headers, body: bytes):
+        self.status = status
+        self.headers = headers
+        self.text = body.decode(errors="replace")
+
+    @property
+    def cache(self) -> str:
+        return self.headers.get("X-Cache", "")
+
+
+def cached(reader: Reader, path: str) -> Response:
+    """`path` as readers get it once Varnish has stored it (the second request)."""
+    reader.get(path)
+    response = reader.get(path)
+    assert response.cache == "HIT", (path, response.status, response.headers.items())
+    return response
+
+
+def post_comment(reader: Reader, article, **fields) -> Response:
+    """Post the article's comment form through the cache, with the form's token
+    when the page has one."""
+    page = reader.get(article.get_absolute_url())
+    data = form_data(**fields)
+    if 'name="csrfmiddlewaretoken"' in page.text:
+        token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1]
+        data["csrfmiddlewaretoken"] = token.split('"', 1)[0]
+    return reader.post(reverse("comments:post", args=[article.pk]), data)
+
+
+def test_a_public_page_is_stored_and_served_again_from_the_cache(varnish):
+    make_article(title="Ferry timetable")
+    reader = Reader(varnish.url)
+
+    first = reader.get("/feed/")
+    second = reader.get("/feed/")
+
+    assert (first.status, first.cache) == (200, "MISS")
+    assert (second.status, second.cache) == (200, "HIT")
+    assert second.text == first.text
+    assert "Ferry timetable" in second.text
+    assert "Age" in second.headers
+
+
+def test_a_published_article_is_in_the_cached_feed_at_the_next_request(varnish):
+    make_article(title="Older news")
+    reader = Reader(varnish.url)
+    assert "Breaking" not in cached(reader, "/feed/").text
+
+    make_article(title="Breaking: the bridge reopens")
+
+    assert "Breaking: the bridge reopens" in reader.get("/feed/").text
+
+
+def test_an_edited_headline_replaces_the_cached_one_at_the_next_request(varnish):
+    article = make_article(title="Bridge closed for repairs")
+    reader = Reader(varnish.url)
+    assert "Bridge closed for repairs" in cached(reader, "/feed/").text
+
+    article.title = "Bridge reopens after repairs"
+    article.save()
+
+    text = reader.get("/feed/").text
+    assert "Bridge reopens after repairs" in text
+    assert "Bridge closed for repairs" not in text
+
+
+def test_an_approved_comment_is_in_the_cached_comments_feed_at_the_next_request(
+    varnish,
+):
+    article = make_article()
+    pending = make_comment(article, status=Comment.Status.PENDING, text="Held back")
+    reader = Reader(varnish.url)
+    feed = reverse("comments:feed", args=[article.slug])
+    assert "Held back" not in cached(reader, feed).text
+
+    moderate(comments=[pending], status=Comment.Status.APPROVED)
+
+    assert "Held back" in reader.get(feed).text
+
+
+def test_a_scheduled_article_is_in_the_cached_feed_once_its_time_comes(varnish):
+    make_article(title="Already out")
+    make_article(
+        title="Due shortly",
+        published_at=timezone.now() + timedelta(seconds=4),
+    )
+    reader = Reader(varnish.url)
+    # No purge happens at publication time: the feed's shared lifetime ends then.
+    assert "Due shortly" not in cached(reader, "/feed/").text
+
+    deadline = time.monotonic() + 15
+    while "Due shortly" not in reader.get("/feed/").text:
+        assert time.monotonic() < deadline, "the scheduled article never showed"
+        time.sleep(0.2)
+
+
+def test_a_readers_pending_comment_and_saved_email_never_reach_another_reader(
+    varnish,
+):
+    article = make_article(title="Water prices")
+    writer, other = Reader(varnish.url), Reader(varnish.url)
+    other.get(article.get_absolute_url())
+
+    posted = post_comment(
+        writer,
+        article,
+        name="Lusine",
+        email="lusine@example.org",
+        comment="Prices went up twice this year.",
+        remember="on",
+    )
+    assert posted.status == 303
+    assert posted.cache == "PASS"
+    assert Comment.objects.get(article=article).status == Comment.Status.PENDING
+
+    own = writer.get(article.get_absolute_url())
+    assert own.cache == "PASS"
+    assert "Prices went up twice this year." in own.text
+    assert "lusine@example.org" in own.text
+
+    for _ in range(2):
+        theirs = other.get(article.get_absolute_url())
+        assert theirs.status == 200
+        assert "Prices went up twice this year." not in theirs.text
+        assert "lusine@example.org" not in theirs.text
+
+
+def test_a_comment_form_is_passed_to_the_app_and_saved(varnish):
+    article = make_article()
+    reader = Reader(varnish.url)
+
+    response = post_comment(reader, article, comment="Sent through the cache.")
+
+    assert (response.status, response.cache) == (303, "PASS")
+    assert Comment.objects.filter(article=article, text="Sent through the cache.")
+
+
+def test_the_admin_is_never_stored(varnish):
+    reader = Reader(varnish.url)
+
+    responses = [reader.get("/admin/login/") for _ in range(2)]
+
+    assert [(r.status, r.cache) for r in responses] == [(200, "PASS"), (200, "PASS")]
+
+
+def test_a_ban_from_outside_the_purgers_list_is_refused(varnish):
+    make_article(title="Stays cached")
+    reader = Reader(varnish.url)
+    cached(reader, "/feed/")
+
+    # Loopback answers on all of 127/8; 127.0.0.2 is not in the ACL.
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", varnish.port, source_address=("127.0.0.2", 0), timeout=5
+    )
+    connection.request("BAN", "/")
+    status = connection.getresponse().status
+    connection.close()
+
+    assert status == 405
+    assert reader.get("/feed/").cache == "HIT"
+
+
+@pytest.mark.parametrize("method", ["BAN", "PURGE"])
+def test_a_purge_from_the_app_servers_empties_the_cache(varnish, method):
+    make_article(title="Purged")
+    reader = Reader(varnish.url)
+    cached(reader, "/feed/")
+
+    request = urllib.request.Request(varnish.url + "/feed/", method=method)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+    assert reader.get("/feed/").cache == "MISS"
+
+
+def test_a_draft_is_never_stored_in_the_cache(varnish):
+    draft = make_article(title="Not yet", status=Article.Status.DRAFT)
+    reader = Reader(varnish.url)
+
+    responses = [reader.get(draft.get_absolute_url()) for _ in range(2)]
+
+    assert [r.status for r in responses] == [404, 404]
+    assert responses[1].cache != "HIT"
