@@ -1,5 +1,7 @@
 from django.conf import settings
 
+from articles.crossorigin import is_signed_in
+
 
 def site(request):
     """Site-wide names every template may use."""
@@ -7,4 +9,7 @@ def site(request):
         "SITE_NAME": settings.SITE_NAME,
         "SITE_DESCRIPTION": settings.SITE_DESCRIPTION,
         "SITE_URL": settings.SITE_URL,
+        # Called only by a template that asks (the forms: a signed-in user's
+        # carry a CSRF token), so other pages never read the session.
+        "signed_in": lambda: is_signed_in(request),
     }

@@ -13,11 +13,17 @@ from articles.validators import (
 )
 
 TIMESTAMP_SALT = "comments.form-timestamp"
+# The timestamp is the start of the minute the form was rendered in: the article
+# page is then the same for every reader within that minute (one ETag, one copy
+# in a shared cache), where a timestamp to the second would change it every
+# second.
+TIMESTAMP_STEP = 60
 
 
 def form_timestamp() -> str:
-    """A signed note of when the form was shown, for the bot check."""
-    return signing.dumps(int(time.time()), salt=TIMESTAMP_SALT)
+    """A signed note of when the form was rendered, for the bot check."""
+    now = int(time.time())
+    return signing.dumps(now - now % TIMESTAMP_STEP, salt=TIMESTAMP_SALT)
 
 
 class CommentForm(forms.Form):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.functional import cached_property
 
+from articles.crossorigin import is_signed_in
 from comments.forms import CommentForm
 from comments.models import Comment
 from comments.services import comments_open, top_level_ids
@@ -223,6 +224,8 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
         "count": article.comment_count,
         "is_open": threads.is_open,
         "form": form,
+        # A signed-in user's form carries Django's CSRF token (articles.crossorigin).
+        "signed_in": request is not None and is_signed_in(request),
         "reply_to": reply_to,
         "cancel_reply_url": (
             _page_url(article.get_absolute_url(), threads.page_number) + "#respond"
@@ -238,11 +241,11 @@ def _page_url(base_url: str, number: int) -> str:
 
 def _initial(request, reply_to: Comment | None) -> dict:
     initial = {}
-    user = getattr(request, "user", None)
     remembered = remembered_author(request)
     if remembered:
         initial.update(remembered, remember=True)
-    elif user is not None and user.is_authenticated:
+    elif request is not None and is_signed_in(request):
+        user = request.user
         initial.update(
             name=user.get_full_name() or user.get_username(), email=user.email
         )

@@ -2,9 +2,10 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from articles.crossorigin import public_form
 from articles.models import Article
 from comments import services
 from comments.forms import CommentForm
@@ -35,6 +36,7 @@ def _form_page(request, article, form, *, reply_to=None, status=400):
     )
 
 
+@public_form
 @require_POST
 def post_comment(request, article_id):
     article = get_object_or_404(Article.objects.published(), pk=article_id)
@@ -106,6 +108,8 @@ def post_comment(request, article_id):
     return response
 
 
+@never_cache
+@public_form
 @require_http_methods(["GET", "POST"])
 def confirm_follow_ups(request, token):
     """GET shows a button and changes nothing, so mail scanners that follow links
@@ -126,7 +130,8 @@ def confirm_follow_ups(request, token):
     return render(request, "comments/confirm_follow_ups.html", {})
 
 
-@csrf_exempt  # RFC 8058 one-click: mail clients POST without a token.
+@never_cache
+@public_form  # RFC 8058 one-click: mail clients POST without a token.
 @require_http_methods(["GET", "POST"])
 def stop_follow_ups(request, token):
     """One click stops: the link in every notification, and List-Unsubscribe-Post."""

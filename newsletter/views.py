@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import (
     require_http_methods,
@@ -12,6 +13,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from articles.crossorigin import public_form
 from ratelimit.limits import client_ip, is_rate_limited
 
 from . import services, webhooks
@@ -42,6 +44,7 @@ def _signup_source(request, form_source: str) -> str:
     return request.META.get("HTTP_REFERER", "")[:300] or request.build_absolute_uri()
 
 
+@public_form
 @require_POST
 def subscribe(request):
     ip = client_ip(request)
@@ -86,6 +89,8 @@ def _invalid_link(request, *, expired: bool):
     )
 
 
+@never_cache
+@public_form
 @require_http_methods(["GET", "POST"])
 def confirm(request, token):
     """GET shows a button (mail scanners follow links); POST confirms."""
@@ -120,6 +125,8 @@ def _get_subscriber_for_token(token) -> Subscriber | None:
     return Subscriber.objects.filter(pk=subscriber_id).first()
 
 
+@never_cache
+@public_form
 @require_http_methods(["GET", "POST"])
 def preferences(request, token):
     subscriber = _get_subscriber_for_token(token)
@@ -156,7 +163,8 @@ def preferences(request, token):
     )
 
 
-@csrf_exempt  # RFC 8058: mail providers POST here without a CSRF token.
+@never_cache
+@public_form  # RFC 8058: mail providers POST here without a CSRF token.
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
     """One-click unsubscribe. GET asks (link scanners must unsubscribe nobody);

@@ -155,8 +155,12 @@ def test_one_click_post_with_a_forged_token_does_nothing(newsletter):
     assert subscriber.status == Subscriber.Status.CONFIRMED
 
 
-def test_other_forms_still_need_the_csrf_token(newsletter):
+def test_the_preferences_form_refuses_a_post_from_another_site(newsletter):
     subscriber = make_subscriber(newsletter)
     url = reverse("newsletter:preferences", args=[manage_token(subscriber)])
-    response = Client(enforce_csrf_checks=True).post(url, {"unsubscribe": "1"})
+    response = Client(enforce_csrf_checks=True).post(
+        url, {"unsubscribe": "1"}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert response.status_code == 403
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.CONFIRMED

@@ -190,8 +190,8 @@ def article_structured_data(article: Article, authors) -> dict:
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
-@register.simple_tag(takes_context=True)
-def article_json_ld(context, article, parts):
+@register.simple_tag
+def article_json_ld(article, parts):
     """The article's JSON-LD; `parts` (articles.views.StoryParts) gives the
     authors, needed only when the data is not already cached."""
     text = cached_fragment(
@@ -201,12 +201,10 @@ def article_json_ld(context, article, parts):
             article_structured_data(article, parts.authors), ensure_ascii=False
         ),
     )
-    # A data block is never run, but carrying the CSP nonce keeps strict
-    # validators and reporting quiet.
-    nonce = context.get("csp_nonce")
+    # A data block, never run: CSP does not apply to it, so it carries no nonce
+    # (which would make the page different for every reader).
     return format_html(
-        '<script type="application/ld+json"{}>{}</script>',
-        format_html(' nonce="{}"', nonce) if nonce else "",
+        '<script type="application/ld+json">{}</script>',
         mark_safe(text.translate(_JSON_SCRIPT_ESCAPES)),
     )
 

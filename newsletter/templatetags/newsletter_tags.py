@@ -15,7 +15,7 @@ def newsletter_signup_box(context):
     and only when the choices' cached fragment is missing."""
     request = context.get("request")
     return {
-        "csrf_token": context.get("csrf_token"),
+        "signed_in": context.get("signed_in"),
         "newsletters": SimpleLazyObject(signup_choices),
         "action": reverse("newsletter:subscribe"),
         "source": request.path if request is not None else "",
