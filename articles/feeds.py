@@ -15,11 +15,13 @@ from django.db.models.functions import Greatest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
+from django.utils.html import escape
 from django.views.decorators.http import condition
 from taggit.models import Tag
 
 from articles.cache import public_pages_generation
 from articles.models import Article, Author, Category
+from articles.validators import strip_xml_illegal
 
 FEED_ITEMS = 20
 # The enclosure is the rendition closest to this width: big enough for a reader
@@ -46,8 +48,40 @@ def enclosure_for(article: Article) -> Enclosure | None:
     return Enclosure(default_storage.url(name), str(length), mime_type)
 
 
+def _xml_safe(value):
+    if isinstance(value, str):
+        return strip_xml_illegal(value)
+    if isinstance(value, (list, tuple)):
+        return [_xml_safe(item) for item in value]
+    return value
+
+
+class XmlSafeFeedMixin:
+    """Drops the characters XML cannot carry from every text of the feed. New text
+    cannot hold them (articles.validators), but one old row written around save()
+    must not make a whole feed unreadable (or a 500)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(
+            *map(_xml_safe, args), **{k: _xml_safe(v) for k, v in kwargs.items()}
+        )
+
+    def add_item(self, *args, **kwargs):
+        super().add_item(
+            *map(_xml_safe, args), **{k: _xml_safe(v) for k, v in kwargs.items()}
+        )
+
+
+class RssFeed(XmlSafeFeedMixin, Rss201rev2Feed):
+    pass
+
+
+class AtomFeed(XmlSafeFeedMixin, Atom1Feed):
+    pass
+
+
 class LatestArticlesFeed(Feed):
-    feed_type = Rss201rev2Feed
+    feed_type = RssFeed
 
     def articles(self, obj):
         """The published articles this feed is about."""
@@ -77,7 +111,9 @@ class LatestArticlesFeed(Feed):
         return item.title
 
     def item_description(self, item):
-        return item.excerpt or item.standfirst
+        # Feed readers render a description as HTML: the plain-text excerpt is
+        # escaped, so "<img onerror=...>" in a story reads as it does on the page.
+        return escape(item.excerpt or item.standfirst)
 
     def item_pubdate(self, item):
         return item.published_at
@@ -198,5 +234,5 @@ def rss(feed_class):
 
 def atom(feed_class):
     feed = feed_class()
-    feed.feed_type = Atom1Feed
+    feed.feed_type = AtomFeed
     return _conditional(feed_class, feed)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 
+from articles.feeds import RssFeed
 from articles.models import Article
 from comments.models import Comment
 from comments.services import comment_url, top_level_ids
@@ -9,6 +10,8 @@ from comments.services import comment_url, top_level_ids
 
 class ArticleCommentsFeed(Feed):
     """Approved comments on one article, newest first. Names only: no emails."""
+
+    feed_type = RssFeed
 
     def get_object(self, request, slug):
         return get_object_or_404(Article.objects.published(), slug=slug)

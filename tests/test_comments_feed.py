@@ -65,3 +65,20 @@ def test_the_comment_section_links_to_its_feed(client):
     article = make_article()
     page = client.get(article.get_absolute_url()).text
     assert f'href="/comments/feed/{article.slug}/"' in page
+
+
+def test_a_noncharacter_in_a_stored_comment_leaves_the_feed_readable(client):
+    import xml.etree.ElementTree as ET
+
+    from comments.models import Comment
+
+    article = make_article()
+    comment = make_comment(article, text="Fine words")
+    # Written around save(), as an old row or a raw import could be.
+    Comment.objects.filter(pk=comment.pk).update(
+        author_name="Ana\x0b", html="<p>Fine\ufffe words\x00</p>"
+    )
+    response = client.get(f"/comments/feed/{article.slug}/")
+    assert response.status_code == 200
+    (item,) = ET.fromstring(response.content).findall("./channel/item")
+    assert item.findtext("description") == "<p>Fine words</p>"

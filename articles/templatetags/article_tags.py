@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 
 from articles.fragments import cached_fragment
 from articles.models import Article, Category
+from articles.validators import strip_xml_illegal
 
 register = template.Library()
 
@@ -29,6 +30,8 @@ def absolute_url(url: str) -> str:
 
 
 register.filter("absolute", absolute_url)
+# For XML templates (sitemaps): text without the characters XML cannot carry.
+register.filter("xml_safe", strip_xml_illegal)
 
 
 @register.filter(expects_localtime=True)
