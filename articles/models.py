@@ -162,8 +162,15 @@ class Article(CheckedTextMixin, models.Model):
     excerpt = models.TextField(
         blank=True,
         max_length=500,
-        help_text="Shown on listings and in feeds. Left blank, it is taken from the "
-        "start of the body.",
+        help_text="Shown on listings, in feeds and newsletters. Left blank, it is "
+        "taken from the start of the body and follows every correction of the "
+        "body; edited, it is kept as written. Clear it to go back to the body's.",
+    )
+    excerpt_is_custom = models.BooleanField(
+        "excerpt written by an editor",
+        default=False,
+        editable=False,
+        help_text="Otherwise the excerpt is taken from the body on every save.",
     )
 
     # Stored re-encoded, without metadata, under a name made from the slug; the
@@ -284,10 +291,10 @@ class Article(CheckedTextMixin, models.Model):
         # stored body is always clean and pages can print it as it is.
         if touches("body"):
             self.body = clean_article_html(self.body)
-        if touches("body", "excerpt") and not self.excerpt.strip():
-            self.excerpt = make_excerpt(self.body)
+        if touches("body", "excerpt"):
+            self._update_excerpt()
             if touched is not None:
-                touched.add("excerpt")
+                touched.update({"excerpt", "excerpt_is_custom"})
         if (
             touches("status", "published_at")
             and self.status == self.Status.PUBLISHED
@@ -326,6 +333,25 @@ class Article(CheckedTextMixin, models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    def _update_excerpt(self):
+        """Keep an excerpt someone wrote; take any other from the body again, so a
+        corrected first paragraph reaches listings, feeds and newsletters."""
+        stored = None
+        if self.pk:
+            stored = (
+                Article.objects.filter(pk=self.pk)
+                .values("excerpt", "excerpt_is_custom")
+                .first()
+            )
+        if not self.excerpt.strip():
+            self.excerpt_is_custom = False
+        elif stored is None or self.excerpt != stored["excerpt"]:
+            self.excerpt_is_custom = True
+        else:
+            self.excerpt_is_custom = stored["excerpt_is_custom"]
+        if not self.excerpt_is_custom:
+            self.excerpt = make_excerpt(self.body)
 
     def delete(self, *args, **kwargs):
         files = self._stored_image_files(replacing_only=False)

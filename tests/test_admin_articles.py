@@ -355,6 +355,26 @@ def test_body_posted_through_the_admin_is_stored_clean(client, editor, category)
     assert Article.objects.get().body == "<p>Text</p>"
 
 
+def test_a_correction_in_the_admin_reaches_the_excerpt_shown_in_the_form(
+    client, editor, category
+):
+    client.force_login(editor)
+    client.post(ADD, editor_form_data(category, body="<p>Flour costs doubled.</p>"))
+    article = Article.objects.get()
+    assert article.excerpt == "Flour costs doubled."
+
+    # The form shows the excerpt taken from the body and posts it back unchanged.
+    shown = client.get(change_url(article)).context["adminform"].form["excerpt"]
+    client.post(
+        change_url(article),
+        editor_form_data(
+            category, body="<p>Flour costs tripled.</p>", excerpt=shown.value()
+        ),
+    )
+    article.refresh_from_db()
+    assert article.excerpt == "Flour costs tripled."
+
+
 def test_body_uses_the_prose_editor(client, editor):
     client.force_login(editor)
 

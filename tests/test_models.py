@@ -113,6 +113,59 @@ def test_written_excerpt_is_kept():
     assert article.excerpt == "Our own summary."
 
 
+def test_a_corrected_first_paragraph_reaches_the_excerpt():
+    article = make_article(body="<p>The minister resigned on Monday.</p>")
+    assert article.excerpt == "The minister resigned on Monday."
+
+    article.body = "<p>The minister resigned on Tuesday.</p>"
+    article.save()
+    assert article.excerpt == "The minister resigned on Tuesday."
+
+    # From a fresh load too, and when only the body is saved.
+    reloaded = Article.objects.get(pk=article.pk)
+    reloaded.body = "<p>The minister stays.</p>"
+    reloaded.save(update_fields=["body"])
+    reloaded.refresh_from_db()
+    assert reloaded.excerpt == "The minister stays."
+    assert not reloaded.excerpt_is_custom
+
+
+def test_an_excerpt_an_editor_wrote_stays_through_corrections_until_cleared():
+    article = make_article(body="<p>First version.</p>")
+    article.excerpt = "Our own summary."
+    article.save()
+    article.body = "<p>Second version.</p>"
+    article.save()
+    article.refresh_from_db()
+    assert article.excerpt == "Our own summary."
+    assert article.excerpt_is_custom
+
+    article.excerpt = ""
+    article.save()
+    article.body = "<p>Third version.</p>"
+    article.save()
+    assert article.excerpt == "Third version."
+    assert not article.excerpt_is_custom
+
+
+def test_the_excerpt_migration_keeps_excerpts_editors_wrote():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "articles.migrations.0008_article_excerpt_follows_body"
+    )
+    written = make_article(excerpt="Written by hand.")
+    taken = make_article(body="<p>Taken from the body.</p>")
+    Article.objects.update(excerpt_is_custom=False)
+
+    migration.mark_excerpts_editors_wrote(apps, None)
+
+    assert Article.objects.get(pk=written.pk).excerpt_is_custom
+    assert not Article.objects.get(pk=taken.pk).excerpt_is_custom
+
+
 def test_excerpt_of_a_short_body_is_not_marked_as_cut():
     assert make_excerpt("<p>Two words</p>") == "Two words"
 
