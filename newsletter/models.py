@@ -70,6 +70,9 @@ class Newsletter(CheckedTextMixin, models.Model):
     def get_absolute_url(self):
         return reverse("newsletter:index")
 
+    def get_archive_url(self):
+        return reverse("newsletter:archive", args=[self.slug])
+
     def delete(self, *args, **kwargs):
         result = super().delete(*args, **kwargs)
         forget_signup_choices()
@@ -175,6 +178,17 @@ class Subscriber(CheckedTextMixin, models.Model):
 
 
 class IssueQuerySet(models.QuerySet):
+    def on_the_web(self):
+        """Issues whose sending has started: each has a public web version, the
+        "view in browser" link of its email."""
+        return self.filter(started_at__isnull=False)
+
+    def archived(self):
+        """The issues of the public archive: those that went out. A cancelled
+        one is left out of the list; its web version stays for the readers who
+        received it."""
+        return self.on_the_web().exclude(status=Issue.Status.CANCELLED)
+
     def with_progress(self):
         """Annotate total / sent / failed / in-doubt counts of deliveries."""
         return self.annotate(
@@ -294,6 +308,10 @@ class Issue(CheckedTextMixin, models.Model):
 
     def get_absolute_url(self):
         return reverse("admin:newsletter_issue_change", args=[self.pk])
+
+    def get_web_url(self):
+        """The public web version ("view in browser"), once sending started."""
+        return reverse("newsletter:issue", args=[self.newsletter.slug, self.pk])
 
     @property
     def is_editable(self) -> bool:

@@ -2,8 +2,10 @@
 have no account; the signed token in each link is their key."""
 
 from django.conf import settings
+from django.core.paginator import InvalidPage, Paginator
+from django.db.models import prefetch_related_objects
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -18,7 +20,8 @@ from ratelimit.limits import client_ip, is_rate_limited
 
 from . import services, webhooks
 from .forms import PreferencesForm, SignupForm
-from .models import Newsletter, Subscriber
+from .models import Issue, Newsletter, Subscriber
+from .sending import issue_articles
 from .tokens import (
     ExpiredToken,
     InvalidToken,
@@ -34,6 +37,45 @@ def index(request):
         request,
         "newsletter/index.html",
         {"form": None, "newsletters": Newsletter.objects.listed()},
+    )
+
+
+ISSUES_PER_PAGE = 50
+
+
+@require_safe
+def archive(request, slug):
+    """The issues of one newsletter that went out, newest first."""
+    newsletter = get_object_or_404(Newsletter, slug=slug)
+    issues = Issue.objects.archived().filter(newsletter=newsletter)
+    paginator = Paginator(issues.order_by("-started_at", "-pk"), ISSUES_PER_PAGE)
+    try:
+        page = paginator.page(request.GET.get("page") or 1)
+    except InvalidPage:
+        raise Http404("No such page.") from None
+    return render(
+        request,
+        "newsletter/archive.html",
+        {"newsletter": newsletter, "page": page},
+    )
+
+
+@require_safe
+def issue(request, slug, issue_id):
+    """An issue's web version, the same for every reader: its articles as the
+    site shows them, with none of a recipient's personal links."""
+    issue = get_object_or_404(
+        Issue.objects.on_the_web().select_related("newsletter"),
+        pk=issue_id,
+        newsletter__slug=slug,
+    )
+    articles = issue_articles(issue)
+    # The bylines of every card in one query.
+    prefetch_related_objects(articles, "authors")
+    return render(
+        request,
+        "newsletter/issue.html",
+        {"issue": issue, "newsletter": issue.newsletter, "articles": articles},
     )
 
 

@@ -17,8 +17,15 @@ from django.test import RequestFactory
 from django.views.defaults import server_error
 
 from comments.models import Comment
+from newsletter.models import Issue
 from tests.comments_helpers import post
-from tests.factories import make_article, make_author, make_comment
+from tests.factories import (
+    make_article,
+    make_author,
+    make_comment,
+    make_issue,
+    make_newsletter,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +101,15 @@ def newsroom():
 def test_public_pages_have_no_html_errors(client, newsroom, tmp_path, settings):
     settings.COMMENTS_MIN_SECONDS = 0
     article = newsroom
+    newsletter_issue = make_issue(
+        make_newsletter(name="Morning Briefing", description="The day ahead."),
+        subject="Frost & apricots",
+        intro="<p>Good <em>morning</em>.</p>",
+        articles=[article],
+    )
+    Issue.objects.filter(pk=newsletter_issue.pk).update(
+        status=Issue.Status.SENT, started_at=article.published_at
+    )
     when = article.published_at
     addresses = {
         "home": "/",
@@ -110,6 +126,8 @@ def test_public_pages_have_no_html_errors(client, newsroom, tmp_path, settings):
         "search-nothing": "/search/?q=zzzz",
         "search-empty": "/search/",
         "newsletter": "/newsletter/",
+        "newsletter-archive": newsletter_issue.newsletter.get_archive_url(),
+        "newsletter-issue": newsletter_issue.get_web_url(),
         "not-found": "/no-such-page/",
     }
     pages = {}
