@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,3 +115,12 @@ def test_the_web_version_costs_a_few_queries_however_many_articles(
 def test_the_newsletter_page_links_to_each_archive(client, newsletter):
     page = client.get(reverse("newsletter:index")).content.decode()
     assert reverse("newsletter:archive", args=["morning"]) in page
+
+
+def test_archive_pages_are_the_same_for_every_reader_and_set_no_cookie(newsletter):
+    issue = gone_out(make_issue(newsletter, articles=[make_article()]))
+    for address in [newsletter.get_archive_url(), issue.get_web_url()]:
+        first, second = Client().get(address), Client().get(address)
+        assert first.status_code == 200
+        assert first.cookies == {}
+        assert first.content == second.content
