@@ -30,10 +30,17 @@ from ratelimit.limits import clear_limit, is_rate_limited, window_ends_at
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
-CONFIRM_SALT = "comments.follow-up.confirm"
+# Confirmation links carry a comment id. (Links made before carried the address,
+# under another salt; those now fail their signature and show the invalid page.)
+CONFIRM_SALT = "comments.confirm-address"
 STOP_SALT = "comments.follow-up.stop"
 NOTICE_SENT_KEY = "comments:moderator-notice:sent"
 NOTICE_DEFERRED_KEY = "comments:moderator-notice:deferred"
+# Why a comment from a known name and address waits: see _decide().
+UNCONFIRMED_REASON = (
+    "Approved before under this name and address, but not yet confirmed from "
+    "this browser."
+)
 
 
 class CommentRefused(Exception):
@@ -73,9 +80,14 @@ def _first_match(phrases: list[str], haystack: str) -> str:
 
 
 def _decide(
-    *, name, email, url, text, ip, user, bot_reason
+    *, name, email, url, text, ip, user, bot_reason, email_confirmed
 ) -> tuple[Comment.Status, str]:
-    """The moderation rules, in order: staff, spam, hold, earlier approval."""
+    """The moderation rules, in order: staff, spam, hold, earlier approval.
+
+    Anyone can type any address, so an earlier approval counts only for the same
+    name (WordPress's rule) and only when the browser proves it can read that
+    address's mail (`email_confirmed`: it holds the signed cookie that opening the
+    confirmation link set)."""
     if user is not None and user.is_authenticated and user.is_staff:
         return Comment.Status.APPROVED, "Written by the newsroom."
     if bot_reason:
@@ -89,9 +101,15 @@ def _decide(
         return Comment.Status.PENDING, f"Has {links} links."
     if matched := _first_match(hold, haystack):
         return Comment.Status.PENDING, f"Contains the moderation keyword {matched!r}."
-    if Comment.objects.approved().filter(author_email=email).exists():
-        return Comment.Status.APPROVED, "This address has an approved comment."
-    return Comment.Status.PENDING, "First comment from this address."
+    known = Comment.objects.approved().filter(author_email=email, author_name=name)
+    if not known.exists():
+        return Comment.Status.PENDING, "First comment under this name and address."
+    if email_confirmed:
+        return (
+            Comment.Status.APPROVED,
+            "Approved before under this name; the address is confirmed.",
+        )
+    return Comment.Status.PENDING, UNCONFIRMED_REASON
 
 
 def post_comment(
@@ -106,11 +124,17 @@ def post_comment(
     ip: str | None = None,
     notify: bool = False,
     bot_reason: str = "",
+    email_confirmed: bool = False,
 ) -> Comment:
     """Store a comment under the moderation rules, or raise CommentRefused.
 
     `bot_reason` is the form's verdict on its honeypot and timestamp ("" when the
     form looks human); such comments are kept, as spam, so editors can see them.
+    `email_confirmed` says the poster proved they read mail at `email`.
+
+    No answer may depend on who wrote the other comments: the flood limit (about
+    the poster's IP alone) comes first, and the duplicate check looks at the text,
+    never at the addresses.
     """
     email = email.strip().lower()
     is_staff = user is not None and user.is_authenticated and user.is_staff
@@ -125,15 +149,6 @@ def post_comment(
         parent.article_id != article.pk or parent.status != Comment.Status.APPROVED
     ):
         raise CommentRefused("The comment you replied to is no longer available.")
-    duplicate = (
-        Comment.objects.filter(article=article, author_email=email, text=text)
-        .exclude(status=Comment.Status.TRASH)
-        .exists()
-    )
-    if duplicate:
-        raise CommentRefused(
-            "You have already posted this comment on this article.", status=400
-        )
     if (
         ip
         and not is_staff
@@ -146,10 +161,19 @@ def post_comment(
             "send it again.",
             status=429,
         )
+    duplicate = (
+        Comment.objects.filter(article=article, text=text)
+        .exclude(status__in=[Comment.Status.TRASH, Comment.Status.SPAM])
+        .exists()
+    )
+    if duplicate:
+        raise CommentRefused(
+            "This comment has already been posted on this article.", status=400
+        )
 
     status, reason = _decide(
         name=name, email=email, url=url, text=text, ip=ip, user=user,
-        bot_reason=bot_reason,
+        bot_reason=bot_reason, email_confirmed=email_confirmed,
     )  # fmt: skip
 
     # Replies deeper than the thread allows join their parent's level.
@@ -182,8 +206,8 @@ def post_comment(
             _queue_reply_notifications([comment])
         elif status == Comment.Status.PENDING:
             schedule_moderator_notice()
-        if notify and status != Comment.Status.SPAM:
-            _queue_follow_up_confirmation(email)
+        if reason == UNCONFIRMED_REASON or (notify and status != Comment.Status.SPAM):
+            _queue_confirmation(comment)
     return comment
 
 
@@ -368,12 +392,32 @@ def read_follow_up_token(token: str, *, salt: str, max_age: int | None = None) -
     return signing.loads(token, salt=salt, max_age=max_age)
 
 
-def _queue_follow_up_confirmation(email: str) -> None:
-    from comments.tasks import send_follow_up_confirmation
+def confirmation_token(comment: Comment) -> str:
+    return signing.dumps(comment.pk, salt=CONFIRM_SALT)
 
-    address = FollowUpAddress.objects.filter(email=email).first()
-    if address and address.confirmed_at:
-        return
+
+def read_confirmation_token(token: str) -> Comment | None:
+    """The comment a confirmation link was sent for; None if it is gone. Raises
+    signing.BadSignature (or SignatureExpired) for a forged or old link."""
+    comment_id = signing.loads(
+        token, salt=CONFIRM_SALT, max_age=settings.COMMENTS_CONFIRM_MAX_AGE
+    )
+    if not isinstance(comment_id, int):
+        raise signing.BadSignature("Not a comment id.")
+    return Comment.objects.filter(pk=comment_id).first()
+
+
+def _queue_confirmation(comment: Comment) -> None:
+    """Mail the comment's author a link that confirms the address: it turns on
+    follow-ups if asked for, and lets this name and address be published at once
+    from the browser that opens it. At most one a day per address."""
+    from comments.tasks import send_confirmation
+
+    address = FollowUpAddress.objects.filter(email=comment.author_email).first()
+    if comment.moderation_reason != UNCONFIRMED_REASON and (
+        address and address.confirmed_at
+    ):
+        return  # Follow-ups were confirmed already, and nothing waits for it.
     recently = timezone.now() - timedelta(days=1)
     if (
         address
@@ -381,36 +425,47 @@ def _queue_follow_up_confirmation(email: str) -> None:
         and (address.confirmation_sent_at > recently)
     ):
         return
-    send_follow_up_confirmation.enqueue(email)
+    send_confirmation.enqueue(comment.pk)
 
 
-def send_follow_up_confirmation(*, email: str) -> bool:
-    address, _ = FollowUpAddress.objects.get_or_create(email=email)
-    if address.confirmed_at:
+def send_confirmation(*, comment_id: int) -> bool:
+    comment = Comment.objects.filter(pk=comment_id).first()
+    if comment is None:
         return False
-    token = follow_up_token(email, salt=CONFIRM_SALT)
+    address, _ = FollowUpAddress.objects.get_or_create(email=comment.author_email)
     body = render_to_string(
-        "comments/email/confirm_follow_ups.txt",
+        "comments/email/confirm_address.txt",
         {
+            "comment": comment,
             "confirm_url": settings.SITE_URL
-            + reverse("comments:confirm_follow_ups", args=[token]),
+            + reverse("comments:confirm_address", args=[confirmation_token(comment)]),
             "days": settings.COMMENTS_CONFIRM_MAX_AGE // 86400,
             "SITE_NAME": settings.SITE_NAME,
         },
     )
     send_mail(
-        f"[{settings.SITE_NAME}] Confirm reply notifications", body, None, [email]
+        f"[{settings.SITE_NAME}] Confirm your email address",
+        body,
+        None,
+        [comment.author_email],
     )
     address.confirmation_sent_at = timezone.now()
     address.save(update_fields=["confirmation_sent_at"])
     return True
 
 
-def confirm_follow_ups(*, email: str) -> None:
-    address, _ = FollowUpAddress.objects.get_or_create(email=email)
+def confirm_address(*, comment: Comment) -> None:
+    """The author of `comment` proved they read its address's mail: follow-ups may
+    go to it, and the comment, if it waited only for this, is published."""
+    address, _ = FollowUpAddress.objects.get_or_create(email=comment.author_email)
     if not address.confirmed_at:
         address.confirmed_at = timezone.now()
         address.save(update_fields=["confirmed_at"])
+    if (
+        comment.status == Comment.Status.PENDING
+        and comment.moderation_reason == UNCONFIRMED_REASON
+    ):
+        moderate(comments=[comment], status=Comment.Status.APPROVED)
 
 
 def stop_follow_ups(*, email: str) -> int:

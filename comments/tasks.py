@@ -12,8 +12,8 @@ def notify_moderators() -> int:
 
 
 @task
-def send_follow_up_confirmation(email: str) -> bool:
-    return services.send_follow_up_confirmation(email=email)
+def send_confirmation(comment_id: int) -> bool:
+    return services.send_confirmation(comment_id=comment_id)
 
 
 @task

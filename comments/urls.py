@@ -9,8 +9,8 @@ urlpatterns = [
     path("feed/<slug:slug>/", feeds.ArticleCommentsFeed(), name="feed"),
     path(
         "follow-ups/confirm/<str:token>/",
-        views.confirm_follow_ups,
-        name="confirm_follow_ups",
+        views.confirm_address,
+        name="confirm_address",
     ),
     path("follow-ups/stop/<str:token>/", views.stop_follow_ups, name="stop_follow_ups"),
 ]

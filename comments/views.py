@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -20,6 +21,24 @@ from comments.section import (
 from ratelimit.limits import client_ip
 
 AUTHOR_COOKIE_MAX_AGE = 365 * 24 * 3600
+CONFIRMED_SALT = "comments.confirmed-address"
+CONFIRMED_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _comments_path() -> str:
+    """The URL prefix of the comment views (/comments/): the confirmed-address
+    cookie goes with posts only, never with the pages a shared cache stores."""
+    return reverse("comments:post", args=[0]).removesuffix("post/0/")
+
+
+def _confirmed_email(request) -> str:
+    """The address this browser proved it reads, by opening its confirmation link."""
+    return request.get_signed_cookie(
+        settings.COMMENTS_CONFIRMED_COOKIE,
+        default="",
+        salt=CONFIRMED_SALT,
+        max_age=CONFIRMED_COOKIE_MAX_AGE,
+    )
 
 
 def _form_page(request, article, form, *, reply_to=None, status=400):
@@ -66,6 +85,7 @@ def post_comment(request, article_id):
             ip=client_ip(request) or None,
             notify=data["notify"],
             bot_reason="" if request.user.is_staff else form.bot_reason(),
+            email_confirmed=_confirmed_email(request) == data["email"],
         )
     except services.CommentRefused as refused:
         if refused.status == 403:
@@ -111,23 +131,33 @@ def post_comment(request, article_id):
 @never_cache
 @public_form
 @require_http_methods(["GET", "POST"])
-def confirm_follow_ups(request, token):
+def confirm_address(request, token):
     """GET shows a button and changes nothing, so mail scanners that follow links
-    confirm nothing; the button's POST confirms."""
+    confirm nothing; the button's POST confirms, and marks this browser as one
+    that reads the address's mail."""
     try:
-        email = services.read_follow_up_token(
-            token,
-            salt=services.CONFIRM_SALT,
-            max_age=settings.COMMENTS_CONFIRM_MAX_AGE,
-        )
+        comment = services.read_confirmation_token(token)
     except signing.BadSignature:
+        comment = None
+    if comment is None:
         return render(
-            request, "comments/confirm_follow_ups.html", {"invalid": True}, status=400
+            request, "comments/confirm_address.html", {"invalid": True}, status=400
         )
     if request.method == "POST":
-        services.confirm_follow_ups(email=email)
-        return render(request, "comments/confirm_follow_ups.html", {"confirmed": True})
-    return render(request, "comments/confirm_follow_ups.html", {})
+        services.confirm_address(comment=comment)
+        response = render(request, "comments/confirm_address.html", {"confirmed": True})
+        response.set_signed_cookie(
+            settings.COMMENTS_CONFIRMED_COOKIE,
+            comment.author_email,
+            salt=CONFIRMED_SALT,
+            max_age=CONFIRMED_COOKIE_MAX_AGE,
+            path=_comments_path(),
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    return render(request, "comments/confirm_address.html", {})
 
 
 @never_cache

@@ -526,3 +526,7 @@ COMMENTS_CONFIRM_MAX_AGE = envint("COMMENTS_CONFIRM_MAX_AGE", 7 * 24 * 3600)
 # personal and must not be served from or stored in a shared cache.
 COMMENTS_PENDING_COOKIE = "comments_pending"
 COMMENTS_AUTHOR_COOKIE = "comment_author"
+# Signed cookie set by a comment's confirmation link: this browser reads the mail of
+# that address. Sent only with comment posts (its path is /comments/), so pages and
+# shared caches never see it.
+COMMENTS_CONFIRMED_COOKIE = "comment_confirmed"

@@ -3,6 +3,7 @@
 import itertools
 import time
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpResponse
 from django.urls import reverse
@@ -42,3 +43,21 @@ def signed_cookie(name: str, value: str, *, salt: str) -> str:
     response = HttpResponse()
     response.set_signed_cookie(name, value, salt=salt)
     return response.cookies[name].value
+
+
+def confirm_address_in(client, email="anahit@example.org"):
+    """Give `client` the cookie that opening a confirmation link for `email` sets."""
+    from comments.views import CONFIRMED_SALT
+
+    client.cookies[settings.COMMENTS_CONFIRMED_COOKIE] = signed_cookie(
+        settings.COMMENTS_CONFIRMED_COOKIE, email, salt=CONFIRMED_SALT
+    )
+
+
+def make_trusted(client, email="anahit@example.org", name="Anahit Sargsyan"):
+    """A commenter the rules publish at once: an approved comment under this name
+    and address, and a browser (`client`) that confirmed the address."""
+    from tests.factories import make_article, make_comment
+
+    make_comment(make_article(), author_email=email, author_name=name)
+    confirm_address_in(client, email)

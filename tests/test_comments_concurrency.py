@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from comments.models import Comment
-from tests.comments_helpers import post
+from tests.comments_helpers import confirm_address_in, post
 from tests.factories import make_article, make_comment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,10 +24,13 @@ def test_concurrent_posts_all_land_and_the_count_stays_right():
     cache.clear()
     article = make_article()
     elsewhere = make_article()
-    # Half the readers have an approved comment already, so theirs are approved
-    # straight away and the count is bumped by several writers at once.
+    # Half the readers have an approved comment already (and confirmed their
+    # address), so theirs are approved straight away and the count is bumped by
+    # several writers at once.
     for n in range(READERS // 2):
-        make_comment(elsewhere, author_email=f"reader{n}@example.org")
+        make_comment(
+            elsewhere, author_email=f"reader{n}@example.org", author_name="Reader"
+        )
 
     barrier = threading.Barrier(READERS)
     statuses = []
@@ -36,12 +39,14 @@ def test_concurrent_posts_all_land_and_the_count_stays_right():
     def reader(n):
         try:
             client = Client()
+            confirm_address_in(client, f"reader{n}@example.org")
             barrier.wait(timeout=10)
             response = post(
                 client,
                 article,
                 ip=f"192.0.2.{n + 1}",
                 email=f"reader{n}@example.org",
+                name="Reader",
                 comment=f"Comment from reader {n}",
             )
             statuses.append(response.status_code)

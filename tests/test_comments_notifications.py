@@ -15,7 +15,7 @@ from django.utils import timezone
 from comments import services
 from comments.models import Comment, FollowUpAddress, ModeratorNotice
 from comments.tasks import notify_moderators
-from tests.comments_helpers import post
+from tests.comments_helpers import make_trusted, post
 from tests.factories import make_article, make_comment
 
 pytestmark = pytest.mark.django_db
@@ -53,8 +53,8 @@ def test_a_held_comment_emails_the_moderators(client):
 
 def test_approved_and_spam_comments_do_not_email_the_moderators(client, settings):
     settings.COMMENTS_BLOCKLIST = ["casino"]
-    make_comment(make_article(), author_email="known@example.org")
-    post(client, make_article(), email="known@example.org")
+    make_trusted(client, email="known@example.org", name="Known")
+    post(client, make_article(), email="known@example.org", name="Known")
     post(client, make_article(), comment="casino")
     assert mail.outbox == []
 
@@ -116,7 +116,7 @@ def test_the_production_backend_can_defer_the_notice():
 
 def confirm_link(client, email="anahit@example.org"):
     post(client, make_article(), email=email, notify="yes", comment="Tell me more")
-    confirmations = [m for m in mail.outbox if "Confirm reply" in m.subject]
+    confirmations = [m for m in mail.outbox if "Confirm your email" in m.subject]
     assert len(confirmations) == 1
     return next(link for link in links_in(confirmations[0]) if "confirm" in link)
 
@@ -138,7 +138,7 @@ def test_opening_the_link_confirms_nothing_until_the_button_is_pressed(client):
 
     done = client.post(path)
     assert done.status_code == 200
-    assert "Reply notifications are on" in done.text
+    assert "Your email address is confirmed" in done.text
     assert FollowUpAddress.objects.get().confirmed_at is not None
 
 
@@ -154,7 +154,7 @@ def test_an_expired_or_forged_confirmation_link_confirms_nothing(client, setting
 
 def test_no_confirmation_is_sent_for_a_spam_comment(client):
     post(client, make_article(), notify="yes", homepage="bot")
-    assert not [m for m in mail.outbox if "Confirm reply" in m.subject]
+    assert not [m for m in mail.outbox if "Confirm your email" in m.subject]
 
 
 def reply_setup(*, confirmed: bool, notify: bool = True):
@@ -219,11 +219,12 @@ def test_a_reply_that_is_not_approved_notifies_nobody(status):
 
 def test_a_reply_approved_on_posting_notifies_at_once(client):
     reply = reply_setup(confirmed=True)
-    make_comment(make_article(), author_email="regular@example.org")
+    make_trusted(client, email="regular@example.org", name="Regular")
     post(
         client,
         reply.article,
         email="regular@example.org",
+        name="Regular",
         parent=str(reply.parent_id),
         comment="Approved straight away",
     )

@@ -1,5 +1,6 @@
 """Posting a comment through the real form: every moderation rule and refusal."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -12,9 +13,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from articles.models import Article
+from comments import services
 from comments.forms import TIMESTAMP_SALT
 from comments.models import Comment, ModerationPhrase
-from tests.comments_helpers import post
+from tests.comments_helpers import confirm_address_in, make_trusted, post
 from tests.factories import make_article, make_comment
 
 pytestmark = pytest.mark.django_db
@@ -56,16 +58,69 @@ def test_it_stores_the_text_and_the_rendered_html(client):
     assert 'rel="nofollow ugc noopener"' in comment.html
 
 
-def test_it_approves_an_address_with_an_approved_comment(client):
+def test_it_approves_a_confirmed_address_with_an_approved_comment_by_that_name(
+    client,
+):
     article = make_article()
-    make_comment(make_article(), author_email="anahit@example.org")
+    make_trusted(client, email="anahit@example.org", name="Anahit Sargsyan")
 
-    post(client, article, email="Anahit@Example.org")
+    post(client, article, email="Anahit@Example.org", name="Anahit Sargsyan")
 
     comment = Comment.objects.filter(article=article).get()
     assert comment.status == Comment.Status.APPROVED
     article.refresh_from_db()
     assert article.comment_count == 1
+
+
+def test_a_known_address_under_another_name_is_held(client):
+    make_trusted(client, email="anahit@example.org", name="Anahit Sargsyan")
+    article = make_article()
+    post(client, article, email="anahit@example.org", name="Someone Else")
+    assert Comment.objects.get(article=article).status == Comment.Status.PENDING
+
+
+def test_a_stranger_typing_a_known_name_and_address_is_held(client):
+    make_comment(
+        make_article(), author_email="anahit@example.org", author_name="Anahit"
+    )
+    article = make_article()
+    post(client, article, email="anahit@example.org", name="Anahit")
+    comment = Comment.objects.get(article=article)
+    assert comment.status == Comment.Status.PENDING
+    assert comment.moderation_reason == services.UNCONFIRMED_REASON
+
+
+def test_a_confirmed_browser_does_not_vouch_for_another_address(client):
+    make_comment(make_article(), author_email="victim@example.org", author_name="V")
+    confirm_address_in(client, "attacker@example.org")
+    article = make_article()
+    post(client, article, email="victim@example.org", name="V")
+    assert Comment.objects.get(article=article).status == Comment.Status.PENDING
+
+
+def test_the_owner_confirming_publishes_the_held_comment_and_trusts_the_browser(
+    client, mailoutbox
+):
+    make_comment(
+        make_article(), author_email="anahit@example.org", author_name="Anahit"
+    )
+    article = make_article()
+    post(client, article, email="anahit@example.org", name="Anahit", comment="One")
+    [message] = [m for m in mailoutbox if "Confirm your email" in m.subject]
+    assert message.to == ["anahit@example.org"]
+    link = re.search(r"http://\S+/confirm/\S+", message.body).group()
+    assert "anahit" not in link.lower()
+
+    owner = client.__class__()
+    assert owner.post(link.removeprefix("http://127.0.0.1:8000")).status_code == 200
+
+    held = Comment.objects.get(article=article)
+    assert held.status == Comment.Status.APPROVED
+    post(owner, article, email="anahit@example.org", name="Anahit", comment="Two")
+    assert Comment.objects.get(text="Two").status == Comment.Status.APPROVED
+    # The stranger's browser never opened the link: still held.
+    post(client, article, email="anahit@example.org", name="Anahit", comment="Three")
+    assert Comment.objects.get(text="Three").status == Comment.Status.PENDING
 
 
 def test_an_earlier_spam_comment_does_not_approve_the_address(client):
@@ -87,7 +142,7 @@ def test_it_holds_comment_with_two_links_even_from_a_known_address(client):
 
 
 def test_one_link_is_fine_for_a_known_address(client):
-    make_comment(make_article(), author_email="anahit@example.org")
+    make_trusted(client)
     article = make_article()
     post(client, article, comment="Source: https://a.example/report")
     assert Comment.objects.get(article=article).status == Comment.Status.APPROVED
@@ -196,8 +251,33 @@ def test_it_refuses_a_duplicate_with_a_clear_message(client):
     post(client, article, ip="192.0.2.1")
     response = post(client, article, ip="192.0.2.2")
     assert response.status_code == 400
-    assert "already posted this comment" in response.text
+    assert "already been posted on this article" in response.text
     assert Comment.objects.count() == 1
+
+
+def test_the_duplicate_check_answers_the_same_whatever_the_address(client):
+    article = make_article()
+    make_comment(
+        article, author_email="hidden@example.org", text="Same words.",
+        status=Comment.Status.PENDING,
+    )  # fmt: skip
+    guesses = [
+        post(client, article, email=email, comment="Same words.")
+        for email in ("hidden@example.org", "guess@example.org")
+    ]
+    assert [r.status_code for r in guesses] == [400, 400]
+    assert all("already been posted" in r.text for r in guesses)
+
+
+def test_the_flood_limit_answers_before_the_duplicate_check(client):
+    article = make_article()
+    make_comment(article, author_email="hidden@example.org", text="Same words.")
+    post(client, article, ip="192.0.2.60", comment="Something else.")
+    response = post(
+        client, article, ip="192.0.2.60", email="hidden@example.org",
+        comment="Same words.",
+    )  # fmt: skip
+    assert response.status_code == 429
 
 
 def test_the_same_text_on_another_article_is_not_a_duplicate(client):
