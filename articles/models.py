@@ -20,6 +20,11 @@ from articles.validators import CheckedTextMixin
 
 EXCERPT_WORDS = 40
 
+SLUG_REDIRECTED_MESSAGE = (
+    "This address used to belong to another article, and its old links now lead "
+    "there. Choose another slug so that they keep working."
+)
+
 # What the body editor offers: a subset of the sanitiser's allow-list, so nothing an
 # editor can make is removed on save.
 BODY_EDITOR_EXTENSIONS = {
@@ -287,6 +292,8 @@ class Article(CheckedTextMixin, models.Model):
         def touches(*names):
             return touched is None or bool(touched.intersection(names))
 
+        if touches("slug") and self.slug_is_redirected():
+            raise ValidationError({"slug": SLUG_REDIRECTED_MESSAGE})
         # Every way in (admin, import, command, API) passes through here, so the
         # stored body is always clean and pages can print it as it is.
         if touches("body"):
@@ -325,14 +332,23 @@ class Article(CheckedTextMixin, models.Model):
                 SlugRedirect.objects.update_or_create(
                     old_slug=old_slug, defaults={"article": self}
                 )
-            # A live slug always wins over a redirect that used to own it.
-            SlugRedirect.objects.filter(old_slug=self.slug).delete()
+            # Back to a former slug of its own: the address is live again.
+            SlugRedirect.objects.filter(old_slug=self.slug, article=self).delete()
         if replaced_files:
             self._delete_files_after_commit(replaced_files)
         _invalidate_public_pages()
 
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    def slug_is_redirected(self) -> bool:
+        """Whether the slug is another article's former one: taking it would
+        break that article's old links."""
+        return (
+            SlugRedirect.objects.filter(old_slug=self.slug)
+            .exclude(article_id=self.pk)
+            .exists()
+        )
 
     def _update_excerpt(self):
         """Keep an excerpt someone wrote; take any other from the body again, so a
@@ -427,6 +443,8 @@ class Article(CheckedTextMixin, models.Model):
             errors["image_alt"] = (
                 "Describe the image for readers who cannot see it (alt text)."
             )
+        if self.slug and self.slug_is_redirected():
+            errors["slug"] = SLUG_REDIRECTED_MESSAGE
         if errors:
             raise ValidationError(errors)
         if self.status == self.Status.PUBLISHED and self.published_at is None:

@@ -375,6 +375,23 @@ def test_a_correction_in_the_admin_reaches_the_excerpt_shown_in_the_form(
     assert article.excerpt == "Flour costs tripled."
 
 
+def test_the_form_refuses_a_slug_that_redirects_to_another_article(
+    client, editor, category
+):
+    published = make_article(slug="bread-prices-climb-again", category=category)
+    published.slug = "bread-prices-climb"
+    published.save()
+    client.force_login(editor)
+
+    response = client.post(ADD, editor_form_data(category))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "old links" in form.errors["slug"][0]
+    assert Article.objects.count() == 1
+    assert client.get("/articles/bread-prices-climb-again/").status_code == 301
+
+
 def test_body_uses_the_prose_editor(client, editor):
     client.force_login(editor)
 

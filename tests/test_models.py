@@ -210,15 +210,21 @@ def test_saving_without_a_slug_change_records_nothing():
     assert not SlugRedirect.objects.exists()
 
 
-def test_a_live_slug_removes_the_redirect_that_would_shadow_it():
+def test_another_article_cannot_take_a_slug_that_redirects():
     first = make_article(slug="old-name")
     first.slug = "new-name"
     first.save()
 
-    second = make_article(slug="old-name")
+    draft = Article(title="Draft", slug="old-name", category=first.category)
+    with pytest.raises(ValidationError) as in_clean:
+        draft.full_clean()
+    assert "old links" in in_clean.value.message_dict["slug"][0]
+    with pytest.raises(ValidationError):
+        draft.save()
 
-    assert not SlugRedirect.objects.filter(old_slug="old-name").exists()
-    assert Article.objects.get(slug="old-name") == second
+    # The old address still leads to the article that had it.
+    assert SlugRedirect.objects.get(old_slug="old-name").article == first
+    assert not Article.objects.filter(slug="old-name").exists()
 
 
 def test_renaming_back_removes_the_redirect():
