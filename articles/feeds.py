@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
 from django.utils.html import escape
-from django.views.decorators.http import condition
+from django.views.decorators.http import condition, require_safe
 from taggit.models import Tag
 
 from articles.cache import public_pages_generation
@@ -225,7 +225,9 @@ def _conditional(feed_class, feed):
     def last_modified(request, slug=None):
         return _feed_state(feed_class, request, slug)[1]
 
-    return condition(etag_func=etag, last_modified_func=last_modified)(feed)
+    return require_safe(
+        condition(etag_func=etag, last_modified_func=last_modified)(feed)
+    )
 
 
 def rss(feed_class):

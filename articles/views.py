@@ -420,6 +420,8 @@ def author_detail(request, slug):
 
 
 class _ArchiveMixin:
+    # Like every public page: GET and HEAD only (not even OPTIONS).
+    http_method_names = ["get", "head"]
     date_field = "published_at"
     paginate_by = PER_PAGE
     allow_empty = False

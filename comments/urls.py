@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.decorators.http import require_safe
 
 from comments import feeds, views
 
@@ -6,7 +7,7 @@ app_name = "comments"
 
 urlpatterns = [
     path("post/<int:article_id>/", views.post_comment, name="post"),
-    path("feed/<slug:slug>/", feeds.ArticleCommentsFeed(), name="feed"),
+    path("feed/<slug:slug>/", require_safe(feeds.ArticleCommentsFeed()), name="feed"),
     path(
         "follow-ups/confirm/<str:token>/",
         views.confirm_address,
