@@ -6,6 +6,7 @@ scheduling need `newsletter.send_issue`, checked here and again in services.
 """
 
 import io
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,6 +30,10 @@ def articles_added(count: int) -> str:
     return ngettext("%(count)d article added.", "%(count)d articles added.", count) % {
         "count": count
     }
+
+
+# Failed addresses listed on the progress page; the rest are one link away.
+FAILURES_SHOWN = 50
 
 
 @admin.register(Newsletter)
@@ -254,6 +259,9 @@ class IssueAdmin(admin.ModelAdmin):
             view(self.schedule_view, "schedule"),
             view(self.unschedule_view, "unschedule"),
             view(self.progress_view, "progress"),
+            view(self.pause_view, "pause"),
+            view(self.resume_view, "resume"),
+            view(self.cancel_view, "cancel"),
             *super().get_urls(),
         ]
 
@@ -388,6 +396,12 @@ class IssueAdmin(admin.ModelAdmin):
 
     def progress_view(self, request, issue_id):
         issue = self._get_issue_for_user(request, issue_id, perm="view")
+        progress = services.send_progress(issue, failures=FAILURES_SHOWN)
+        finish_at = None
+        if progress.eta_seconds is not None:
+            finish_at = timezone.now() + timedelta(seconds=progress.eta_seconds)
+        running = {Issue.Status.SENDING, Issue.Status.PAUSED}
+        can_send = request.user.has_perm(services.SEND_PERMISSION)
         return TemplateResponse(
             request,
             "admin/newsletter/issue/progress.html",
@@ -396,7 +410,125 @@ class IssueAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "title": f"Sending “{issue.subject}”",
                 "issue": issue,
-                "counts": issue.progress(),
-                "refresh": issue.status == Issue.Status.SENDING,
+                "progress": progress,
+                "counts": progress.counts,
+                "finish_at": finish_at,
+                "refresh": progress.status == Issue.Status.SENDING,
+                "can_pause": can_send and progress.status == Issue.Status.SENDING,
+                "can_resume": can_send
+                and (
+                    progress.status == Issue.Status.PAUSED
+                    or (
+                        progress.status == Issue.Status.SENDING
+                        and (progress.stalled or progress.waiting_until is not None)
+                    )
+                ),
+                "can_cancel": can_send and progress.status in running,
+                "failures_url": failed_deliveries_url(issue),
             },
         )
+
+    def pause_view(self, request, issue_id):
+        issue = self._get_issue_for_user(request, issue_id, perm="send")
+        if request.method == "POST":
+            if services.pause_send(issue, user=request.user):
+                self.message_user(
+                    request,
+                    "Paused. Messages already being handed over finish; "
+                    "nobody else gets it until you resume.",
+                )
+            else:
+                self.message_user(
+                    request, "This send is not running.", messages.WARNING
+                )
+        return redirect("admin:newsletter_issue_progress", issue.pk)
+
+    def resume_view(self, request, issue_id):
+        issue = self._get_issue_for_user(request, issue_id, perm="send")
+        if request.method == "POST":
+            try:
+                waiting = services.resume_send(issue, user=request.user)
+            except ValidationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Resumed: %(count)d recipient to go.",
+                        "Resumed: %(count)d recipients to go.",
+                        waiting,
+                    )
+                    % {"count": waiting},
+                )
+        return redirect("admin:newsletter_issue_progress", issue.pk)
+
+    def cancel_view(self, request, issue_id):
+        """Asks first: a cancelled send cannot be taken up again."""
+        issue = self._get_issue_for_user(request, issue_id, perm="send")
+        if request.method == "POST":
+            try:
+                cancelled = services.cancel_send(issue, user=request.user)
+            except ValidationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Cancelled: %(count)d recipient will not get this issue.",
+                        "Cancelled: %(count)d recipients will not get this issue.",
+                        cancelled,
+                    )
+                    % {"count": cancelled},
+                )
+            return redirect("admin:newsletter_issue_progress", issue.pk)
+        counts = issue.progress()
+        return TemplateResponse(
+            request,
+            "admin/newsletter/issue/cancel_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Cancel this send?",
+                "issue": issue,
+                "waiting": counts[Delivery.Status.PENDING]
+                + counts[Delivery.Status.CLAIMED],
+            },
+        )
+
+
+def failed_deliveries_url(issue: Issue) -> str:
+    return (
+        reverse("admin:newsletter_delivery_changelist")
+        + f"?issue__id__exact={issue.pk}&status__exact={Delivery.Status.FAILED}"
+    )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """The record of every message: who failed and why. Read only: the sending
+    engine alone writes it."""
+
+    list_display = ["email", "issue", "status", "attempts", "error", "sent_at"]
+    list_filter = ["status", "issue__newsletter"]
+    search_fields = ["subscriber__email"]
+    list_select_related = ["subscriber", "issue"]
+    show_full_result_count = False
+
+    @admin.display(description="email", ordering="subscriber__email")
+    def email(self, delivery):
+        return delivery.subscriber.email
+
+    def lookup_allowed(self, lookup, value, request):
+        # The progress page links to one issue's failed deliveries.
+        return lookup == "issue__id__exact" or super().lookup_allowed(
+            lookup, value, request
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
