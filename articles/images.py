@@ -30,6 +30,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # (first frame): a news photo has no business being animated.
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "png"}
 RENDITION_WIDTHS = (480, 800, 1200)
+# WebP cannot hold an image with a side longer than this: a rendition of a tall
+# infographic is made narrower than its nominal width so that it fits.
+WEBP_MAX_SIDE = 16383
 RENDITION_QUALITY = 80
 
 _NOT_AN_IMAGE = (
@@ -146,6 +149,10 @@ def prepare_upload(file) -> PreparedImage:
         upright.mode == "P" and "transparency" in upright.info
     )
     mode = "RGBA" if has_alpha and fmt != "JPEG" else "RGB"
+    if upright.mode.startswith("I"):
+        # 16-bit grey: converted directly, every value above 255 would be white.
+        upright = upright.convert("I").point(lambda value: value * (1 / 256))
+        upright = upright.convert("L")
     converted = upright.convert(mode)
     # A new image from the raw pixels: nothing but pixels can come along.
     clean = Image.frombytes(mode, converted.size, converted.tobytes())
@@ -169,8 +176,13 @@ def rendition_widths(original_width: int) -> list[int]:
 
 
 def rendition_size(width: int, height: int, target_width: int) -> tuple[int, int]:
-    """The size of the rendition of a width x height image at `target_width`."""
-    return target_width, max(1, round(height * target_width / width))
+    """The size of the rendition of a width x height image at `target_width`, or
+    narrower where WebP's limit on the height requires."""
+    scale = min(target_width / width, WEBP_MAX_SIDE / height)
+    return (
+        max(1, min(target_width, round(width * scale))),
+        max(1, min(WEBP_MAX_SIDE, round(height * scale))),
+    )
 
 
 def stored_filename(slug: str, prepared: PreparedImage) -> str:
@@ -187,8 +199,10 @@ def encode_renditions(image: Image.Image) -> dict[int, bytes]:
     """WebP copies of `image`, {width: bytes}. All are encoded before any is
     stored, so an image that cannot be encoded leaves no files behind."""
     renditions = {}
-    for width in rendition_widths(image.width):
-        size = rendition_size(image.width, image.height, width)
+    sizes = {
+        rendition_size(*image.size, width) for width in rendition_widths(image.width)
+    }
+    for size in sorted(sizes):
         resized = (
             image
             if size == image.size

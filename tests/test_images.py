@@ -397,3 +397,164 @@ def test_a_new_image_gets_a_new_name_so_its_address_can_be_cached_for_ever():
     article.image.save("a.jpg", ContentFile(image_bytes(size=(600, 401))))
 
     assert article.image.name != first
+
+
+# Tall and odd images through every image field, as an editor uploads them
+
+
+def encoded(image, fmt, **save_args):
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save_args)
+    return buffer.getvalue()
+
+
+def palette_png_with_transparency():
+    image = Image.new("P", (300, 200))
+    image.putpalette([0, 0, 0, 200, 30, 30] * 128)
+    return encoded(image, "PNG", transparency=0)
+
+
+def animated_gif():
+    frames = [Image.new("RGB", (300, 200), colour) for colour in ("red", "blue")]
+    return encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+def truncated_jpeg():
+    data = encoded(Image.effect_noise((400, 300), 60).convert("RGB"), "JPEG")
+    return data[: len(data) // 2]
+
+
+def plain(mode, size, fmt, colour="teal"):
+    return encoded(Image.new(mode, size, colour), fmt)
+
+
+def rotated_phone_photo():
+    return image_bytes(size=(300, 200), exif=exif_with_gps(orientation=6))
+
+
+# name: (file name, content, the stored (width, height), or None when refused)
+ODD_IMAGES = {
+    "tall-chart": ("chart.png", plain("RGB", (1200, 20000), "PNG"), (1200, 20000)),
+    "wide-panorama": ("pano.jpg", plain("RGB", (20000, 300), "JPEG"), (20000, 300)),
+    "one-pixel": ("dot.png", plain("RGB", (1, 1), "PNG"), (1, 1)),
+    "cmyk-jpeg": ("cmyk.jpg", plain("CMYK", (300, 200), "JPEG", "red"), (300, 200)),
+    "palette-transparent": ("logo.png", palette_png_with_transparency(), (300, 200)),
+    "animated-gif": ("clip.gif", animated_gif(), (300, 200)),
+    "16-bit-png": ("scan.png", plain("I;16", (300, 200), "PNG", 30000), (300, 200)),
+    "exif-rotated": ("phone.jpg", rotated_phone_photo(), (200, 300)),
+    "truncated": ("cut.jpg", truncated_jpeg(), None),
+    "not-an-image-named-jpg": ("photo.jpg", b"%PDF-1.7\n%%EOF", None),
+    "decompression-bomb": ("bomb.png", png_header_only(50_000, 50_000), None),
+}  # fmt: skip
+
+IMAGE_FIELDS = {
+    # field: (admin add URL, form data without the image, the image field's name)
+    "article": (
+        "admin:articles_article_add",
+        lambda category: {
+            "title": "Bread prices",
+            "slug": "bread-prices",
+            "body": "<p>Flour costs doubled.</p>",
+            "category": category.pk,
+            "status": "draft",
+            "image_alt": "A chart",
+            "comments_enabled": "on",
+        },
+        "image",
+    ),
+    "author-photo": (
+        "admin:articles_author_add",
+        lambda category: {"name": "Ani Petrosyan", "slug": "ani-petrosyan"},
+        "photo",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", IMAGE_FIELDS)
+@pytest.mark.parametrize("case", ODD_IMAGES)
+def test_an_odd_image_is_stored_or_refused_with_a_message_never_a_500(
+    client, settings, tmp_path, field, case
+):
+    from django.urls import reverse
+
+    from articles.models import Article, Author
+    from tests.factories import make_category, make_staff
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    client.force_login(make_staff("editor", "Editors"))
+    url, data, name = IMAGE_FIELDS[field]
+    filename, content, expected = ODD_IMAGES[case]
+    data = data(make_category())
+    data[name] = SimpleUploadedFile(filename, content, "image/jpeg")
+
+    response = client.post(reverse(url), data)
+
+    if expected is None:
+        assert response.status_code == 200
+        form = response.context["adminform"].form
+        assert form.errors[name], form.errors
+        assert stored_files(tmp_path) == []
+        return
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    obj = Article.objects.get() if field == "article" else Author.objects.get()
+    file = getattr(obj, name)
+    names = [file.name, *getattr(obj, "image_renditions", {}).values()]
+    assert sorted(names) == stored_files(tmp_path)
+    for stored_name in names:
+        with default_storage.open(stored_name) as stored:
+            image = Image.open(stored)
+            image.load()
+            assert max(image.size) <= 20000
+            if stored_name.endswith(".webp"):
+                assert max(image.size) <= 16383
+    with default_storage.open(file.name) as stored:
+        assert Image.open(stored).size == expected
+    if field == "article":
+        assert (obj.image_width, obj.image_height) == expected
+
+
+@pytest.mark.django_db
+def test_a_16_bit_grey_image_keeps_its_tones():
+    data = plain("I;16", (30, 20), "PNG", 30000)
+
+    prepared = prepare_upload(upload(data, "scan.png"))
+
+    assert prepared.image.getpixel((0, 0)) == (117, 117, 117)
+
+
+@pytest.mark.django_db
+def test_a_tall_image_gets_renditions_that_webp_can_hold():
+    article = make_article()
+
+    _, content, _ = ODD_IMAGES["tall-chart"]
+
+    article.image.save("chart.png", ContentFile(content))
+
+    # 1200 wide would be 20,000 high: that rendition is made narrower to fit.
+    assert set(article.image_renditions) == {"480", "800", "983"}
+    with default_storage.open(article.image_renditions["983"]) as stored:
+        assert Image.open(stored).size == (983, 16383)
+
+
+@pytest.mark.django_db
+def test_an_image_whose_renditions_cannot_be_stored_leaves_no_files(
+    settings, tmp_path, monkeypatch
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    article = make_article()
+    stores = []
+
+    def fail_on_the_second(name, content, **kwargs):
+        if len(stores) == 2:
+            raise OSError("disk full")
+        stores.append(name)
+        return original_save(name, content, **kwargs)
+
+    original_save = default_storage.save
+    monkeypatch.setattr(default_storage, "save", fail_on_the_second)
+
+    with pytest.raises(OSError):
+        article.image.save("a.jpg", ContentFile(image_bytes(size=(1300, 700))))
+
+    assert stored_files(tmp_path) == []
