@@ -92,6 +92,18 @@ def validate_no_control_characters(value: str) -> None:
         )
 
 
+def validate_email_domain_is_a_name(value: str) -> None:
+    """Refuse user@[192.0.2.1]: Django's EmailField accepts a domain literal, but
+    no reader's mailbox needs one, and mail to a bare IP skips every check that
+    a domain's DNS records allow."""
+    if value.rpartition("@")[2].startswith("["):
+        raise ValidationError(
+            "Enter an address with a domain name, like name@example.com, "
+            "not an IP address in brackets.",
+            code="domain_literal",
+        )
+
+
 def validate_single_line(value: str) -> None:
     """One line of visible text: no line break, tab, control or format character
     (joiners excepted, for emoji and Persian or Indic words)."""

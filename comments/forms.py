@@ -9,6 +9,7 @@ from django.core.validators import MaxLengthValidator
 from articles.validators import (
     normalise_line,
     normalise_text,
+    validate_email_domain_is_a_name,
     validate_no_control_characters,
 )
 
@@ -33,7 +34,9 @@ class CommentForm(forms.Form):
 
     name = forms.CharField(label="Name", max_length=100)
     email = forms.EmailField(
-        label="Email", max_length=254, validators=[validate_no_control_characters]
+        label="Email",
+        max_length=254,
+        validators=[validate_no_control_characters, validate_email_domain_is_a_name],
     )
     url = forms.URLField(
         label="Website",

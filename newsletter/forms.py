@@ -1,6 +1,10 @@
 from django import forms
 
-from articles.validators import normalise_line, validate_no_control_characters
+from articles.validators import (
+    normalise_line,
+    validate_email_domain_is_a_name,
+    validate_no_control_characters,
+)
 
 from .models import Newsletter, normalize_email
 
@@ -9,7 +13,7 @@ class SignupForm(forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
-        validators=[validate_no_control_characters],
+        validators=[validate_no_control_characters, validate_email_domain_is_a_name],
         error_messages={
             "required": "Enter your email address.",
             "invalid": "Enter a complete email address, like name@example.com.",

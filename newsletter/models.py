@@ -143,10 +143,6 @@ class Subscriber(CheckedTextMixin, models.Model):
         help_text="The page the sign-up came from, or the note of an import.",
     )
 
-    # Repeated sign-ups of one address send at most a few confirmations a day.
-    confirmations_day = models.DateField(null=True, blank=True, editable=False)
-    confirmations_sent = models.PositiveSmallIntegerField(default=0, editable=False)
-
     class Meta:
         ordering = ["-created_at"]
         get_latest_by = "created_at"

@@ -16,6 +16,7 @@ from django.tasks import task_backends
 from django.utils import timezone
 
 from articles.models import Article
+from ratelimit.limits import email_limit_key, is_rate_limited
 
 from .models import Delivery, Issue, IssueArticle, Newsletter, Subscriber
 from .models import normalize_email as normalize_email
@@ -44,7 +45,6 @@ def subscribe(
     from .tasks import send_confirmation_email
 
     email = normalize_email(email)
-    today = timezone.localdate()
     send = False
     with transaction.atomic():
         subscriber, _ = Subscriber.objects.select_for_update().get_or_create(
@@ -57,26 +57,15 @@ def subscribe(
             subscriber.status = Subscriber.Status.PENDING
             subscriber.consent_ip = ip or None
             subscriber.consent_source = source[:300]
-            if subscriber.confirmations_day != today:
-                subscriber.confirmations_day = today
-                subscriber.confirmations_sent = 0
-            if (
-                subscriber.confirmations_sent
-                < settings.NEWSLETTER_CONFIRMATIONS_PER_DAY
-            ):
-                subscriber.confirmations_sent += 1
-                send = True
-            subscriber.save(
-                update_fields=[
-                    "status",
-                    "consent_ip",
-                    "consent_source",
-                    "confirmations_day",
-                    "confirmations_sent",
-                ]
-            )
+            subscriber.save(update_fields=["status", "consent_ip", "consent_source"])
             subscriber.newsletters.set(
                 Newsletter.objects.listed().filter(pk__in=newsletter_ids)
+            )
+            # Counted per mailbox, not per spelling: reader+1@ is reader@.
+            send = not is_rate_limited(
+                f"newsletter:confirmations:{email_limit_key(email)}",
+                limit=settings.NEWSLETTER_CONFIRMATIONS_PER_DAY,
+                period=24 * 3600,
             )
     if send:
         send_confirmation_email.enqueue(subscriber.pk)

@@ -33,6 +33,17 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+def email_limit_key(email: str) -> str:
+    """One key for the spellings of an address that reach the same mailbox, so a
+    limit per address cannot be dodged: lower case, the quotes of a quoted local
+    part removed, and no +tag (reader+1@ and "reader"@ are reader@)."""
+    local, _, domain = email.strip().rpartition("@")
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = local[1:-1].replace("\\", "")
+    local = local.partition("+")[0]
+    return f"{local}@{domain}".lower()
+
+
 def is_rate_limited(key: str, *, limit: int, period: int) -> bool:
     """Count one hit against `key`; True once more than `limit` hits fall in the
     key's current window of `period` seconds."""

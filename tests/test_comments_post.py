@@ -246,6 +246,13 @@ def test_a_staff_comment_is_approved_and_marked_as_the_newsrooms(
     assert "by-newsroom" in page
 
 
+def test_it_refuses_an_address_at_an_ip_literal_with_a_clear_error(client):
+    response = post(client, make_article(), email="anahit@[192.0.2.1]")
+    assert response.status_code == 400
+    assert "not an IP address" in response.text
+    assert not Comment.objects.exists()
+
+
 def test_it_refuses_a_duplicate_with_a_clear_message(client):
     article = make_article()
     post(client, article, ip="192.0.2.1")

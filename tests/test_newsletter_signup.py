@@ -137,6 +137,28 @@ def test_repeated_sign_ups_send_at_most_the_daily_number(client, digest, setting
     assert Subscriber.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["reader+1@example.org", "Reader+2@Example.org", '"reader"@example.org'],
+)
+def test_other_spellings_of_an_address_count_against_its_daily_number(
+    client, digest, settings, spelling
+):
+    settings.NEWSLETTER_CONFIRMATIONS_PER_DAY = 1
+    sign_up(client, "reader@example.org", digest)
+    sign_up(client, spelling, digest, ip="203.0.113.10")
+    assert len(mail.outbox) == 1
+
+
+def test_an_address_at_an_ip_literal_is_refused_with_a_clear_error(client, digest):
+    response = sign_up(client, "reader@[192.0.2.1]", digest)
+    assert response.status_code == 400
+    assert "not an IP address" in response.text
+    assert 'value="reader@[192.0.2.1]"' in response.text
+    assert not Subscriber.objects.exists()
+    assert mail.outbox == []
+
+
 def test_the_daily_number_starts_again_the_next_day(client, digest, settings):
     import time_machine
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ratelimit.limits import (
     clear_limit,
     delete_expired_windows,
+    email_limit_key,
     is_rate_limited,
     window_ends_at,
 )
@@ -159,3 +160,17 @@ def test_a_restarted_process_keeps_the_count(database):
     first = _run(*SHELL_HITS, database=database)
     second = _run(*SHELL_HITS, database=database)
     assert (first.stdout.strip(), second.stdout.strip()) == (".....", ".xxxx")
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("Reader@Example.org", "reader@example.org"),
+        ("reader+news@example.org", "reader@example.org"),
+        ('"reader"@example.org', "reader@example.org"),
+        ('"read+er"@example.org', "read@example.org"),
+        ('"re\\ader"@example.org', "reader@example.org"),
+    ],
+)
+def test_an_address_limit_key_is_the_same_for_every_spelling(address, key):
+    assert email_limit_key(address) == key
