@@ -1,45 +1,64 @@
 """
 Rendering an issue once and mailing it to every recipient exactly once.
 
+Each message is an EmailMultiAlternatives handed to the configured mailer
+(MAILERS["default"]): Django builds the MIME, encodes any language and refuses a
+header with a line break. The editor's test send goes through the same function
+(send_test) as the real one. What this module adds is the ledger around it.
+
 How a delivery moves
 --------------------
 Every recipient has a Delivery row before anything is sent (services.start_sending).
 A worker then repeats:
 
-1. Claim: in one short transaction, take up to NEWSLETTER_BATCH_SIZE "pending" rows
-   of the issue and mark them "claimed" with the worker's id and the time. On
-   PostgreSQL the rows are read with ``SELECT ... FOR UPDATE SKIP LOCKED``, so
-   several workers claim disjoint batches at once; on SQLite the IMMEDIATE
-   transaction takes the write lock up front and claims simply queue.
-2. Over one SMTP connection for the whole batch, a slice of
-   NEWSLETTER_SENDING_SLICE rows at a time:
-   a. one UPDATE, committed on its own, marks the slice "sending" (stamped with
-      the time), together with the "sent" marks of the previous slice, then
-   b. each message of the slice is handed to the SMTP server (where it offers
-      PIPELINING, each message's content goes in one write with the next one's
-      envelope: see Pipeline), and each one the server accepts is recorded
-      "sent" (by the next slice's UPDATE).
+1. Claim: in one short transaction, take up to NEWSLETTER_BATCH_SIZE "pending"
+   rows of the issue whose retry time (if any) has come, and mark them "claimed"
+   with the worker's id and the time. On PostgreSQL the rows are read with
+   ``SELECT ... FOR UPDATE SKIP LOCKED``, so several workers claim disjoint
+   batches at once. Nothing is claimed while the issue is paused, cancelled or
+   waiting for the mail server.
+2. Over one connection for the whole batch, a slice of NEWSLETTER_SENDING_SLICE
+   rows at a time:
+   a. one UPDATE, committed on its own, marks the slice "sending", together with
+      the "sent" marks of the previous slice. Only rows the worker still holds
+      as "claimed" are marked, so a pause or a cancel (which take those rows
+      back) stops the worker here, between slices;
+   b. each message of the slice is handed to the server, one recipient per
+      message, and its outcome recorded.
+
+Outcomes, per recipient
+-----------------------
+- Accepted (2xx): "sent" (recorded with the next slice's UPDATE).
+- Refused for now (4xx for this recipient or this message): back to "pending"
+  with a retry time (NEWSLETTER_RETRY_BACKOFF, doubling) and the reply; the
+  batch goes on with the others. After NEWSLETTER_SMTP_ATTEMPTS attempts the
+  delivery is "failed".
+- Refused for good (5xx for the recipient): "failed", and the address is
+  suppressed as bounced (services.suppress_address), so no later issue mails
+  it. A 5xx for the message itself (its content) is "failed" without
+  suppressing the address.
+- The server cannot be reached, refuses our sender, or answers 421 (closing):
+  no message was handed over, so the rows go back to "pending", the issue waits
+  NEWSLETTER_SERVER_RETRY_AFTER seconds (Issue.waiting_until) and the task
+  queues its own resumption (tasks.resume_issue) for then: no cron needed.
+- The connection drops while a message is being handed over: the server may
+  have taken it, so that one delivery is "in doubt". Only a message handed to
+  the server without an answer is ever "in doubt".
 
 What may be in doubt after a crash
 ----------------------------------
 A worker killed at any moment (or a database crash) leaves at most ONE SLICE of
 rows in "sending": messages that may or may not have reached the server. Its
 "claimed" rows were never started and are safe to send. So the bound is
-NEWSLETTER_SENDING_SLICE messages per worker that was running: 5 by default.
-1 is the strictest, at a price: on PostgreSQL every durable commit waits for a
-flush of the WAL, so with one message per commit the workers spend more time in
-those flushes than on the CPU, and two workers queue on each other's (1.43-1.78
-times one worker's rate on the 2-core machine, against 1.53-1.85 with 5, where
-one worker also sends a third faster). Five subscribers per crashed worker in
-doubt, reported and resendable by an editor, is the bound we chose; set 1 where
-even that is too many, or more where throughput matters more. (With
+NEWSLETTER_SENDING_SLICE messages per worker that was running (5 by default;
+1 is the strictest, at the price of one durable commit per message). (With
 synchronous=NORMAL, SQLite keeps its commits through a crashed process but not
 through a power cut or an OS crash: there the last marks can be lost, and a
 message already handed over can be sent again.)
 
-The rule on resume (``send_issue --resume`` or recover_stale()), applied only to
-rows older than NEWSLETTER_STALE_CLAIM_AFTER seconds (a live worker never holds a
-row that long):
+The rule on resume (``send_issue --due``, ``--resume``, resume_send()), applied
+only to rows older than NEWSLETTER_STALE_CLAIM_AFTER seconds (a live worker never
+holds a row that long):
 
 - "claimed" rows go back to "pending" and are sent;
 - "sending" rows become "in doubt": reported, and never resent automatically, so
@@ -49,34 +68,22 @@ row that long):
 Each write is conditional on the row still being claimed by this worker, so a
 worker wrongly presumed dead cannot send a row that was handed to another one.
 
-SMTP errors
------------
-- 5xx replies are permanent: the delivery is "failed" with the server's answer.
-- 4xx replies and failures to connect are transient: the message is retried over a
-  new connection with a doubling pause (NEWSLETTER_SMTP_ATTEMPTS,
-  NEWSLETTER_RETRY_BACKOFF). If the server stays unavailable, the message and the
-  rest of the batch go back to "pending" and SMTPUnavailable is raised; the task
-  schedules itself again later.
-- A connection dropped while a message was being handed over is ambiguous (the
-  server may have accepted it): that one delivery is "in doubt", as after a crash.
+An issue is "sent" once every delivery is sent, failed, skipped, cancelled or
+in doubt.
 """
 
 import contextlib
-import email.policy
 import logging
 import os
-import re
 import smtplib
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
-from email import quoprimime
-from email.utils import formatdate, parseaddr
-from functools import cached_property
+from datetime import datetime, timedelta
+from email.utils import formataddr
 from html import unescape
 from urllib.parse import urlsplit
 
+from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, mailers, make_msgid
@@ -103,10 +110,6 @@ UNSUBSCRIBE_PLACEHOLDER = "@@NEWSLETTER-UNSUBSCRIBE-URL@@"
 # width of the email's content column.
 EMAIL_IMAGE_WIDTH = 600
 EMAIL_CONTENT_WIDTH = 536
-
-
-class SMTPUnavailable(Exception):
-    """The SMTP server kept answering with transient errors; try again later."""
 
 
 def worker_id() -> str:
@@ -220,9 +223,11 @@ class IssueMail:
     unsubscribe_prefix: str = ""
 
     @classmethod
-    def for_issue(cls, issue: Issue) -> "IssueMail":
+    def for_issue(cls, issue: Issue, *, fresh: bool = False) -> "IssueMail":
+        """The issue's mail, from the body frozen when sending started, or
+        rendered now if it has not started (or `fresh`: an editor's test)."""
         html, text = issue.rendered_html, issue.rendered_text
-        if not html:
+        if fresh or not html:
             html, text = render_issue(issue)
         newsletter = issue.newsletter
         host = site_host()
@@ -230,7 +235,7 @@ class IssueMail:
             subject=issue.subject,
             html=html,
             text=text,
-            list_id=f'"{newsletter.name}" <{newsletter.slug}.{host}>',
+            list_id=formataddr((newsletter.name, f"{newsletter.slug}.{host}")),
             from_email=settings.NEWSLETTER_FROM_EMAIL,
             host=host,
             # reverse() once; only the token changes per recipient.
@@ -284,201 +289,6 @@ class IssueMail:
         return self.message(
             to=email, preferences_url=preferences_url, unsubscribe_url=unsubscribe_url
         )
-
-    @cached_property
-    def raw(self) -> "RawIssueMessage":
-        return RawIssueMessage(self)
-
-
-_PLACEHOLDERS = re.compile(
-    f"({re.escape(PREFERENCES_PLACEHOLDER)}|{re.escape(UNSUBSCRIBE_PLACEHOLDER)})"
-)
-
-
-def _qp(text: str) -> str:
-    """Quoted-printable of UTF-8 text, CRLF line ends, lines of at most 76."""
-    latin = text.replace("\r\n", "\n").encode("utf-8").decode("latin-1")
-    return quoprimime.body_encode(latin, maxlinelen=76, eol="\r\n")
-
-
-class RawIssueMessage:
-    """The issue as ready-made MIME bytes, personalised by string joins.
-
-    Building a message with the email package costs milliseconds (header parsing
-    and folding, body encoding); doing it once per issue and only joining the
-    personal parts per recipient is what makes hundreds of emails a second
-    possible. Each body is quoted-printable encoded once, in pieces split at the
-    personal links; a link goes in between soft line breaks ("=" CRLF), so every
-    line stays within 76 characters and the decoded text is exactly the shared
-    body with the links in place. The result matches what Django would send:
-    multipart/alternative, text then HTML, the same headers.
-    """
-
-    def __init__(self, mail: IssueMail):
-        self.mail = mail
-        policy = email.policy.SMTP
-        self.envelope_from = parseaddr(mail.from_email)[1]
-        self.boundary = f"=_newsletter_{uuid.uuid4().hex}"
-        self.head = "".join(
-            [
-                policy.fold("From", mail.from_email),
-                policy.fold("Subject", mail.subject),
-                policy.fold("List-Id", mail.list_id),
-                "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-                "MIME-Version: 1.0\r\n",
-                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',
-            ]
-        )
-        self.text = self._pieces(mail.text)
-        self.html = self._pieces(mail.html)
-
-    @staticmethod
-    def _pieces(body: str) -> list[str]:
-        """Encoded text between placeholders; the placeholders themselves kept."""
-        return [
-            part if _PLACEHOLDERS.fullmatch(part) else _qp(part)
-            for part in _PLACEHOLDERS.split(body)
-        ]
-
-    @staticmethod
-    def _join(pieces: list[str], links: dict[str, str]) -> str:
-        out = []
-        for piece in pieces:
-            link = links.get(piece)
-            out.append(piece if link is None else f"=\r\n{link}=\r\n")
-        return "".join(out)
-
-    @staticmethod
-    def takes(address: str) -> bool:
-        """Whether for_recipient() builds this address's message: a plain ASCII
-        addr-spec (anything else goes through Django's backend)."""
-        return address.isascii() and not any(c in address for c in ' <>,;"\r\n')
-
-    def for_recipient(self, subscriber_id: int, address: str) -> bytes | None:
-        """The message for one recipient, or None if the address needs the slow
-        path (see takes())."""
-        if not self.takes(address):
-            return None
-        preferences_url, unsubscribe_url = self.mail.links_for(subscriber_id)
-        links = {
-            PREFERENCES_PLACEHOLDER: _qp(preferences_url),
-            UNSUBSCRIBE_PLACEHOLDER: _qp(unsubscribe_url),
-        }
-        boundary = self.boundary
-        message = (
-            f"{self.head}To: {address}\r\n"
-            f"Date: {formatdate(localtime=True)}\r\n"
-            f"Message-ID: {make_msgid(domain=self.mail.host)}\r\n"
-            f"List-Unsubscribe: <{unsubscribe_url}>\r\n"
-            f"\r\n--{boundary}\r\n"
-            'Content-Type: text/plain; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            f"{self._join(self.text, links)}\r\n--{boundary}\r\n"
-            'Content-Type: text/html; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-            f"{self._join(self.html, links)}\r\n--{boundary}--\r\n"
-        )
-        return message.encode("ascii")
-
-
-class Pipeline:
-    """
-    Hands messages to one SMTP connection with as few round trips as RFC 2920
-    (PIPELINING) allows: the envelope (MAIL, RCPT, DATA) goes as one group, and
-    the next message's envelope goes in the same write as this message's
-    content, which may open a group. One round trip per message instead of
-    two; on a busy machine each is a wait for the other process to be
-    scheduled, over a network each is the latency to the relay. Without
-    PIPELINING, smtplib's sendmail() (four round trips).
-
-    Only an envelope is ever sent ahead, never content: a message leaves only
-    in send() for its own recipient, after the caller has recorded that it may
-    go out. After send() raises, the connection may hold unread replies: the
-    caller closes it (or, for a refusal, may go on: see send()).
-    """
-
-    def __init__(self, smtp: smtplib.SMTP, sender: str):
-        self.smtp = smtp
-        self.sender = sender
-        # The recipient whose envelope was sent with the last message and
-        # whose three replies are still to be read.
-        self.opened_for: str | None = None
-
-    def send(self, recipient: str, raw: bytes, *, then: str | None = None) -> None:
-        """Hand over `raw` for `recipient`; with `then`, open the envelope for
-        that recipient's message, which must be the next send(). Raises what
-        sendmail() raises. After a refused envelope or a refused message the
-        connection is ready for the next send()."""
-        smtp = self.smtp
-        smtp.ehlo_or_helo_if_needed()
-        if not smtp.has_extn("pipelining"):
-            smtp.sendmail(self.sender, [recipient], raw)
-            return
-        if self.opened_for is None:
-            smtp.send(self._envelope(recipient))
-        elif self.opened_for != recipient:
-            raise smtplib.SMTPException(
-                f"An envelope for {self.opened_for} is open, not for {recipient}"
-            )
-        self.opened_for = None
-        self._check_envelope(recipient)
-        if not raw.endswith(b"\r\n"):
-            raw += b"\r\n"
-        content = _dot_stuffed(raw) + b".\r\n"
-        if then is not None:
-            content += self._envelope(then).encode()
-            self.opened_for = then
-        smtp.send(content)
-        reply = smtp.getreply()
-        if reply[0] != 250:
-            # The transaction is over either way (RFC 5321, 4.1.1.4): no RSET,
-            # which would also cancel the envelope sent after it.
-            raise smtplib.SMTPDataError(*reply)
-
-    def _envelope(self, recipient: str) -> str:
-        return f"MAIL FROM:<{self.sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
-
-    def _check_envelope(self, recipient: str) -> None:
-        smtp = self.smtp
-        # Every command of the group gets its reply, whatever came before.
-        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
-        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
-            # The server opened DATA for an envelope it refused: end it empty.
-            smtp.send(b".\r\n")
-            smtp.getreply()
-        if mail[0] != 250:
-            _reset(smtp)
-            raise smtplib.SMTPSenderRefused(*mail, self.sender)
-        if rcpt[0] not in (250, 251):
-            _reset(smtp)
-            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
-        if data[0] != 354:
-            _reset(smtp)
-            raise smtplib.SMTPDataError(*data)
-
-
-def send_pipelined(smtp: smtplib.SMTP, sender: str, recipient: str, raw: bytes):
-    """One message over `smtp`, as Pipeline sends it (tests and one-offs)."""
-    Pipeline(smtp, sender).send(recipient, raw)
-
-
-def _reset(smtp: smtplib.SMTP) -> None:
-    # As sendmail() does: a lost connection here must not hide the refusal.
-    with contextlib.suppress(smtplib.SMTPServerDisconnected):
-        smtp.rset()
-
-
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
-
-
-def _dot_stuffed(raw: bytes) -> bytes:
-    """The message with a second dot before every line that starts with one (RFC
-    5321, 4.5.2). Most newsletters have no such line, and looking for one costs a
-    tenth of the regular expression (0.13 ms of CPU on an 11 KB message, a
-    quarter of what a worker spends on it)."""
-    if not raw.startswith(b".") and b"\n." not in raw:
-        return raw
-    return _DOT_AT_LINE_START.sub(b"..", raw)
 
 
 # Claiming and recovering -----------------------------------------------------------
@@ -570,17 +380,6 @@ def finish_if_done(issue_id: int) -> bool:
     return True
 
 
-# Sending ---------------------------------------------------------------------------
-
-
-def _is_permanent(error: smtplib.SMTPException) -> bool:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    code = getattr(error, "smtp_code", None)
-    return code is not None and code >= 500
-
-
 def _id_in(ids: list[int]) -> tuple[str, list[int]]:
     if not ids:
         return "1 = 0", []
@@ -636,30 +435,101 @@ def _record_slice(
         return cursor.rowcount
 
 
+# Sending ---------------------------------------------------------------------------
+
+
+class Outcome:
+    """What became of one message."""
+
+    SENT = "sent"
+    DEFERRED = "deferred"  # refused for now: retry this recipient later
+    BOUNCED = "bounced"  # the recipient refused for good: suppress the address
+    REJECTED = "rejected"  # the message refused for good: fail, keep the address
+    IN_DOUBT = "in_doubt"  # handed over, no answer
+    SERVER_DOWN = "server_down"  # nothing handed over; the server is unusable
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return f"{code} {message}"
+
+
+def classify(error: Exception, recipient: str) -> tuple[str, str]:
+    """(Outcome, reply) for an error raised while handing one message to the
+    mailer. 421 means the server is closing the connection: a server problem,
+    whatever the command."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, message = error.recipients.get(
+            recipient, next(iter(error.recipients.values()), (0, b""))
+        )
+        reply = _reply(code, message)
+        if code == 421:
+            return Outcome.SERVER_DOWN, reply
+        return (Outcome.BOUNCED if code >= 500 else Outcome.DEFERRED), reply
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        # Our own address refused: every message would be, so wait.
+        return Outcome.SERVER_DOWN, _reply(error.smtp_code, error.smtp_error)
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return Outcome.IN_DOUBT, str(error) or "connection closed"
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = _reply(error.smtp_code, error.smtp_error)
+        if error.smtp_code == 421:
+            return Outcome.SERVER_DOWN, reply
+        return (Outcome.REJECTED if error.smtp_code >= 500 else Outcome.DEFERRED), reply
+    if isinstance(error, AnymailRecipientsRefused):
+        return Outcome.BOUNCED, str(error)
+    if isinstance(error, AnymailError):
+        # An email service's API failed or could not be reached: nothing known
+        # to be accepted.
+        return Outcome.SERVER_DOWN, str(error)
+    if isinstance(error, (OSError, smtplib.SMTPException)):
+        return Outcome.IN_DOUBT, str(error)
+    if isinstance(error, ValueError):
+        # Django refused to build it (a header with a line break, a malformed
+        # address) before anything was sent.
+        logger.error("A message cannot be built for %s: %s", recipient, error)
+        return Outcome.REJECTED, f"The message cannot be built: {error}"
+    raise error
+
+
+def _anymail_outcome(message, recipient: str) -> tuple[str, str] | None:
+    """The per-recipient answer of an email service (django-anymail), if any."""
+    status = getattr(message, "anymail_status", None)
+    if status is None or recipient not in (status.recipients or {}):
+        return None
+    answer = status.recipients[recipient].status
+    if answer in {"rejected", "invalid"}:
+        return Outcome.BOUNCED, f"{answer} by the email service"
+    return None
+
+
 @dataclass
 class BatchResult:
     claimed: int = 0
     sent: int = 0
     failed: int = 0
+    deferred: int = 0
     skipped: int = 0
     in_doubt: int = 0
 
 
-class _Batch:
-    """One worker's claimed rows, sent over one SMTP connection, a slice at a
-    time (NEWSLETTER_SENDING_SLICE rows marked "sending" per commit)."""
+class ServerUnavailable(Exception):
+    """The mail server cannot take messages now; the send waits."""
 
-    def __init__(self, *, worker: str, mail: IssueMail, connection):
+
+class _Batch:
+    """One worker's claimed rows, sent over one connection, a slice at a time
+    (NEWSLETTER_SENDING_SLICE rows marked "sending" per commit)."""
+
+    def __init__(self, *, worker: str, mail: "IssueMail", connection):
         self.worker = worker
         self.mail = mail
         self.connection = connection
         self.result = BatchResult()
-        self.attempts = max(1, settings.NEWSLETTER_SMTP_ATTEMPTS)
-        self.backoff = settings.NEWSLETTER_RETRY_BACKOFF
         # Accepted deliveries not yet recorded: they are marked "sent" in the
         # same commit that marks the next slice "sending".
         self.accepted: list[tuple[int, int]] = []
-        self.pipeline: Pipeline | None = None
 
     def flush(self) -> None:
         """Record the accepted deliveries as sent."""
@@ -667,20 +537,20 @@ class _Batch:
             _record_slice(self.worker, sent=self.accepted, sending=[])
             self.accepted = []
 
-    def begin_slice(self, rows: list[Claimed]) -> list[Claimed]:
+    def begin_slice(self, rows: list["Claimed"]) -> list["Claimed"]:
         """In one statement (so one commit): the previous slice's "sent" marks
         and "sending" for this slice, whose rows are returned. The "sending"
         mark is committed before any of them leaves: it is what tells a resume
         that a message may have gone out. People who left meanwhile are marked
-        "skipped" first."""
+        "skipped" first. Rows the worker no longer holds as "claimed" (taken
+        back by a pause, a cancel or a resume) are left out."""
         gone = [
             r.id for r in rows if r.subscriber_status != Subscriber.Status.CONFIRMED
         ]
         if gone:
-            Delivery.objects.filter(id__in=gone, claimed_by=self.worker).update(
-                status=Delivery.Status.SKIPPED, claimed_at=None
-            )
-            self.result.skipped += len(gone)
+            self.result.skipped += Delivery.objects.filter(
+                id__in=gone, claimed_by=self.worker, status=Delivery.Status.CLAIMED
+            ).update(status=Delivery.Status.SKIPPED, claimed_at=None)
             rows = [row for row in rows if row.id not in gone]
         wanted = [row.id for row in rows]
         updated = _record_slice(self.worker, sent=self.accepted, sending=wanted)
@@ -688,7 +558,6 @@ class _Batch:
         self.accepted = []
         if updated == expected:
             return rows
-        # Rows handed to another worker meanwhile are left out.
         marked = set(
             Delivery.objects.filter(
                 id__in=wanted, claimed_by=self.worker, status=Delivery.Status.SENDING
@@ -696,107 +565,102 @@ class _Batch:
         )
         return [row for row in rows if row.id in marked]
 
-    def _mine(self, delivery_id: int):
-        return Delivery.objects.filter(id=delivery_id, claimed_by=self.worker)
-
     def _set(self, delivery_id: int, **fields) -> int:
-        return self._mine(delivery_id).update(**fields)
-
-    def _pause(self, attempt: int) -> None:
-        if self.backoff:
-            time.sleep(self.backoff * 2**attempt)
+        return Delivery.objects.filter(id=delivery_id, claimed_by=self.worker).update(
+            **fields
+        )
 
     def open(self) -> None:
-        """Open the connection, retrying transient failures."""
-        for attempt in range(self.attempts):
-            try:
-                self.connection.open()
-                return
-            except (OSError, smtplib.SMTPException) as error:
-                logger.warning("SMTP connection failed: %s", error)
-                self.connection.close()
-                if attempt + 1 == self.attempts:
-                    raise SMTPUnavailable(str(error)) from error
-                self._pause(attempt)
+        try:
+            self.connection.open()
+        except (OSError, smtplib.SMTPException, AnymailError) as error:
+            self.connection_lost()
+            raise ServerUnavailable(str(error) or type(error).__name__) from error
 
-    def send(self, row: Claimed, *, then: Claimed | None = None) -> None:
-        """Hand one message (already marked "sending") to the SMTP server; `then`
-        is the row sent next, if it is marked "sending" too (its envelope may go
-        with this message)."""
-        raw = self.mail.raw.for_recipient(row.subscriber_id, row.email)
-        message = None if raw else self.mail.message_for(row.subscriber_id, row.email)
-        for attempt in range(self.attempts):
-            try:
-                self._hand_over(row, raw, message, then)
-            except smtplib.SMTPServerDisconnected as error:
-                self._ambiguous(row, error)
-                return
-            except smtplib.SMTPException as error:
-                if _is_permanent(error):
-                    self._set(
-                        row.id,
-                        status=Delivery.Status.FAILED,
-                        error=str(error)[:1000],
-                        attempts=attempt + 1,
-                    )
-                    self.result.failed += 1
-                    return
-                logger.warning(
-                    "Transient SMTP error for delivery %s: %s", row.id, error
-                )
-                self._retry_or_give_up(row, attempt, error)
-            except OSError as error:
-                self._ambiguous(row, error)
-                return
-            else:
-                self.accepted.append((row.id, attempt + 1))
-                self.result.sent += 1
-                return
+    def connection_lost(self) -> None:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            self.connection.close()  # it is gone either way
 
-    def _hand_over(self, row: Claimed, raw: bytes | None, message, then) -> None:
-        smtp = getattr(self.connection, "connection", None)
-        if raw is not None and smtp is not None:
-            # Straight to smtplib: the bytes are final, Django's backend would
-            # only rebuild them.
-            if self.pipeline is None or self.pipeline.smtp is not smtp:
-                # A new connection (after a retry or a lost one): nothing open.
-                self.pipeline = Pipeline(smtp, self.mail.raw.envelope_from)
-            if then is not None and not RawIssueMessage.takes(then.email):
-                then = None
-            self.pipeline.send(row.email, raw, then=then and then.email)
-            return
-        if message is None:
-            message = self.mail.message_for(row.subscriber_id, row.email)
-        self.connection.send_messages([message])
+    def send(self, row: "Claimed", attempts: int) -> None:
+        """Hand one message (its row already marked "sending") to the server
+        and record the outcome. Raises ServerUnavailable, with the row back in
+        the queue, if the server cannot take it."""
+        message = self.mail.message_for(row.subscriber_id, row.email)
+        try:
+            self.connection.send_messages([message])
+        except Exception as error:  # noqa: BLE001 - classify() re-raises the unknown
+            outcome, reply = classify(error, row.email)
+        else:
+            outcome, reply = _anymail_outcome(message, row.email) or (Outcome.SENT, "")
+        self.record(row, attempts, outcome, reply)
 
-    def _retry_or_give_up(self, row: Claimed, attempt: int, error) -> None:
-        if attempt + 1 == self.attempts:
-            # The server refused it (4xx): certainly not delivered, so it may go
-            # back to the queue for a later attempt.
+    def record(self, row: "Claimed", attempts: int, outcome: str, reply: str) -> None:
+        attempt = attempts + 1
+        if outcome == Outcome.SENT:
+            self.accepted.append((row.id, attempt))
+            self.result.sent += 1
+        elif outcome == Outcome.DEFERRED:
+            if attempt >= settings.NEWSLETTER_SMTP_ATTEMPTS:
+                self._fail(row, attempt, f"Refused {attempt} times, last: {reply}")
+                return
+            delay = settings.NEWSLETTER_RETRY_BACKOFF * 2 ** (attempt - 1)
             self._set(
                 row.id,
                 status=Delivery.Status.PENDING,
                 claimed_by="",
                 claimed_at=None,
-                error=str(error)[:1000],
+                retry_at=timezone.now() + timedelta(seconds=delay),
+                attempts=attempt,
+                error=reply[:1000],
             )
-            raise SMTPUnavailable(str(error)) from error
-        self._pause(attempt)
-        self.connection.close()
-        self.open()
+            self.result.deferred += 1
+        elif outcome == Outcome.BOUNCED:
+            from .services import suppress_address
 
-    def _ambiguous(self, row: Claimed, error) -> None:
-        logger.warning("Connection lost while sending delivery %s: %s", row.id, error)
+            self._fail(row, attempt, reply)
+            suppress_address(
+                Subscriber(pk=row.subscriber_id), "bounced", detail=reply[:200]
+            )
+        elif outcome == Outcome.REJECTED:
+            self._fail(row, attempt, reply)
+        elif outcome == Outcome.IN_DOUBT:
+            logger.warning(
+                "Connection lost handing over delivery %s: %s", row.id, reply
+            )
+            self._set(
+                row.id,
+                status=Delivery.Status.IN_DOUBT,
+                attempts=attempt,
+                error="Handed to the mail server, which gave no answer: it may "
+                f"have been delivered ({reply}).",
+            )
+            self.result.in_doubt += 1
+            # A new connection for the next message; if there is none to be
+            # had, the server is down.
+            self.connection_lost()
+            self.open()
+        else:  # SERVER_DOWN: this message was not taken either
+            self._set(
+                row.id,
+                status=Delivery.Status.PENDING,
+                claimed_by="",
+                claimed_at=None,
+                error=reply[:1000],
+            )
+            self.connection_lost()
+            raise ServerUnavailable(reply)
+
+    def _fail(self, row: "Claimed", attempt: int, reply: str) -> None:
         self._set(
             row.id,
-            status=Delivery.Status.IN_DOUBT,
-            error=f"Connection lost during hand-over; may have been delivered: {error}",
+            status=Delivery.Status.FAILED,
+            attempts=attempt,
+            retry_at=None,
+            error=reply[:1000],
         )
-        self.result.in_doubt += 1
-        self.connection.close()
-        self.open()
+        self.result.failed += 1
 
-    def release_unsent(self, rows: list[Claimed]) -> None:
+    def release_unsent(self, rows: list["Claimed"]) -> None:
         """Hand back rows never handed over (claimed, or marked "sending" in a
         slice that an error cut short): certainly not sent."""
         Delivery.objects.filter(
@@ -806,17 +670,33 @@ class _Batch:
         ).update(status=Delivery.Status.PENDING, claimed_by="", claimed_at=None)
 
 
+def wait_for_server(issue_id: int, reply: str) -> datetime:
+    """Make the send wait for the mail server; returns until when."""
+    until = timezone.now() + timedelta(seconds=settings.NEWSLETTER_SERVER_RETRY_AFTER)
+    Issue.objects.filter(pk=issue_id, status=Issue.Status.SENDING).update(
+        waiting_until=until, last_error=reply[:1000]
+    )
+    logger.warning(
+        "Issue %s: the mail server is unavailable (%s); trying again at %s",
+        issue_id,
+        reply,
+        until,
+    )
+    return until
+
+
 def send_batch(
     issue_id: int,
     *,
     worker: str | None = None,
     size: int | None = None,
-    mail: IssueMail | None = None,
+    mail: "IssueMail | None" = None,
     connection=None,
 ) -> BatchResult:
-    """Claim one batch of the issue's pending deliveries and send it over one SMTP
-    connection. Raises SMTPUnavailable (after handing the unsent rows back) if the
-    server keeps failing."""
+    """Claim one batch of the issue's pending deliveries and send it over one
+    connection. If the server cannot take messages, the unsent rows go back to
+    the queue, the issue waits (wait_for_server) and ServerUnavailable is
+    raised."""
     worker = worker or worker_id()
     rows = claim_batch(
         issue_id, worker=worker, size=size or settings.NEWSLETTER_BATCH_SIZE
@@ -831,36 +711,43 @@ def send_batch(
     batch = _Batch(worker=worker, mail=mail, connection=connection or mailers.default)
     batch.result.claimed = len(rows)
     slice_size = max(1, settings.NEWSLETTER_SENDING_SLICE)
-    attempted = 0
+    attempts = dict(
+        Delivery.objects.filter(id__in=[row.id for row in rows]).values_list(
+            "id", "attempts"
+        )
+    )
+    handled = 0
     try:
         batch.open()
         for start in range(0, len(rows), slice_size):
             part = rows[start : start + slice_size]
             marked = {row.id for row in batch.begin_slice(part)}
-            to_send = [row for row in part if row.id in marked]
-            following = {
-                row.id: after
-                for row, after in zip(to_send, [*to_send[1:], None], strict=True)
-            }
             for row in part:
-                attempted += 1
+                # Counted before the hand-over: the row being handed over when
+                # an error strikes is not handed back.
+                handled += 1
                 if row.id in marked:
-                    batch.send(row, then=following[row.id])
-    finally:
-        # On an error, hand back what was never handed over; after success this
-        # is a no-op. The row being handed over when the error struck stays
-        # "sending": in doubt. (A killed process runs none of this: its whole
-        # last slice stays "sending".)
+                    batch.send(row, attempts[row.id])
+    except ServerUnavailable as error:
         batch.flush()
-        batch.release_unsent(rows[attempted:])
-        batch.connection.close()
+        batch.release_unsent(rows[handled:])
+        wait_for_server(issue_id, str(error))
+        raise
+    finally:
+        # On any error, hand back what was never handed over; after success
+        # this is a no-op. (A killed process runs none of this: its whole last
+        # slice stays "sending".)
+        batch.flush()
+        batch.release_unsent(rows[handled:])
+        batch.connection_lost()
     finish_if_done(issue_id)
     return batch.result
 
 
 def send_all(issue_id: int, *, worker: str | None = None, on_batch=None) -> BatchResult:
     """Send every pending delivery of the issue from this process, batch by
-    batch (the shell's `send_issue`). `on_batch(total_result)` reports progress."""
+    batch (the shell's `send_issue`). `on_batch(total_result)` reports progress.
+    Deliveries waiting for a retry are left to the tasks."""
     worker = worker or worker_id()
     mail = IssueMail.for_issue(
         Issue.objects.select_related("newsletter").get(pk=issue_id)
@@ -870,7 +757,17 @@ def send_all(issue_id: int, *, worker: str | None = None, on_batch=None) -> Batc
         result = send_batch(issue_id, worker=worker, mail=mail)
         if not result.claimed:
             return total
-        for name in ("claimed", "sent", "failed", "skipped", "in_doubt"):
+        for name in ("claimed", "sent", "failed", "deferred", "skipped", "in_doubt"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
         if on_batch:
             on_batch(total)
+
+
+def send_test(issue: Issue, *, to: str, links_to: str) -> None:
+    """The editor's test: the issue as it will be mailed, through the same
+    message and mailer as the real send, to one address, with `links_to` in
+    place of the personal links. Raises what the mailer raises."""
+    mail = IssueMail.for_issue(issue, fresh=True)
+    mail.subject = f"[Test] {issue.subject}"
+    message = mail.message(to=to, preferences_url=links_to, unsubscribe_url=links_to)
+    mailers.default.send_messages([message])

@@ -8,10 +8,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.tasks import task_backends
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from ratelimit.limits import email_limit_key, is_rate_limited
 
 from .models import Delivery, Issue, IssueArticle, Newsletter, Subscriber
 from .models import normalize_email as normalize_email
-from .sending import render_issue
+from .sending import IssueMail, render_issue
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ def start_sending(*, issue: Issue, user=None) -> int:
         if not issue.is_editable:
             raise ValidationError("This issue is already being sent or was sent.")
         issue.rendered_html, issue.rendered_text = render_issue(issue)
+        check_can_be_mailed(issue)
         issue.status = Issue.Status.SENDING
         issue.started_at = timezone.now()
         issue.sent_by = user
@@ -210,14 +212,61 @@ def start_sending(*, issue: Issue, user=None) -> int:
     return total
 
 
+def check_can_be_mailed(issue: Issue) -> None:
+    """Build one message of the issue as every recipient will get it; Django
+    refuses a header with a line break (ValueError), and then nobody is mailed."""
+    mail = IssueMail.for_issue(issue)
+    try:
+        mail.message_for(0, "check@example.org").message()
+    except ValueError as error:
+        raise ValidationError(f"This issue cannot be mailed: {error}") from None
+
+
 def enqueue_batches(*, issue_id: int, count: int) -> None:
-    """Queue enough batch tasks to cover `count` deliveries. Each task claims
-    whatever is pending when it runs, so extra tasks are harmless no-ops."""
+    """Start the chains of batch tasks that send `count` deliveries: one per
+    batch, at most NEWSLETTER_WORKERS_PER_SEND (each task queues the next of its
+    chain, continue_send). A chain that finds nothing to do ends, so an extra
+    one is harmless."""
     from .tasks import send_issue_batch
 
     batches = -(-count // settings.NEWSLETTER_BATCH_SIZE)
-    for _ in range(batches):
+    for _ in range(min(batches, max(1, settings.NEWSLETTER_WORKERS_PER_SEND))):
         send_issue_batch.enqueue(issue_id)
+
+
+def continue_send(*, issue_id: int) -> None:
+    """After a batch: queue the next one of this chain if rows are ready, or one
+    for when the first refused recipient's retry is due."""
+    from .tasks import send_issue_batch
+
+    now = timezone.now()
+    pending = Delivery.objects.filter(
+        issue_id=issue_id,
+        status=Delivery.Status.PENDING,
+        issue__status=Issue.Status.SENDING,
+    )
+    if pending.exclude(retry_at__gt=now).exists():
+        send_issue_batch.enqueue(issue_id)
+        return
+    next_retry = pending.aggregate(at=Min("retry_at"))["at"]
+    if next_retry and task_backends[send_issue_batch.backend].supports_defer:
+        send_issue_batch.using(run_after=next_retry).enqueue(issue_id)
+
+
+def resume_after_wait(*, issue_id: int) -> bool:
+    """Carry on a send that waited for the mail server, once its time has come,
+    with all its chains. Does nothing if it was paused, cancelled, or resumed
+    already (several workers may each have scheduled this)."""
+    resumed = Issue.objects.filter(
+        pk=issue_id,
+        status=Issue.Status.SENDING,
+        waiting_until__lte=timezone.now(),
+    ).update(waiting_until=None)
+    if resumed:
+        waiting = _unfinished(issue_id).count()
+        logger.info("Issue %s: resuming after the mail server's outage", issue_id)
+        enqueue_batches(issue_id=issue_id, count=waiting)
+    return bool(resumed)
 
 
 def schedule(*, issue: Issue, send_at: datetime, user) -> None:
@@ -259,25 +308,51 @@ def send_due_issues() -> list[Issue]:
 
 def resume_stalled_sends() -> dict[int, dict]:
     """For issues still sending: apply the crash rule (sending.recover_stale) to
-    rows of workers presumed dead and queue batch tasks for what is pending. Safe
-    to run at any time (from cron via `send_issue --due`): live workers' rows are
-    left alone and extra batch tasks find nothing to do."""
+    rows of workers presumed dead and, only for a send that has stalled (no
+    worker on it, send_progress), start its chains again. Safe to run at any
+    time (from cron via `send_issue --due`): live workers' rows are left alone,
+    and a send that is moving gets no extra tasks."""
     from .sending import finish_if_done, recover_stale
 
+    fail_abandoned_tasks()
     report = {}
-    for issue_id in Issue.objects.filter(status=Issue.Status.SENDING).values_list(
-        "pk", flat=True
-    ):
-        recovered = recover_stale(issue_id)
-        pending = Delivery.objects.filter(
-            issue_id=issue_id, status=Delivery.Status.PENDING
-        ).count()
-        if pending:
-            enqueue_batches(issue_id=issue_id, count=pending)
-        else:
-            finish_if_done(issue_id)
-        report[issue_id] = {**recovered, "pending": pending}
+    for issue in Issue.objects.filter(status=Issue.Status.SENDING):
+        recovered = recover_stale(issue.pk)
+        progress = send_progress(issue, failures=0)
+        requeued = 0
+        if progress.stalled:
+            Issue.objects.filter(pk=issue.pk).update(waiting_until=None)
+            requeued = progress.counts["pending"]
+            enqueue_batches(issue_id=issue.pk, count=requeued)
+        elif not (progress.counts["total"] - progress.done):
+            finish_if_done(issue.pk)
+        report[issue.pk] = {**recovered, "requeued": requeued}
     return report
+
+
+def fail_abandoned_tasks() -> int:
+    """Batch tasks recorded as running long after any batch could take
+    (NEWSLETTER_STALE_CLAIM_AFTER) belong to a worker that was killed: record
+    them as failed, so the task list shows what runs. Returns how many."""
+    if not apps.is_installed("django_tasks_db"):
+        return 0
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = timezone.now() - timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_AFTER)
+    abandoned = DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING,
+        queue_name="newsletter",
+        started_at__lt=cutoff,
+    ).update(
+        status=TaskResultStatus.FAILED,
+        finished_at=timezone.now(),
+        exception_class_path="newsletter.services.WorkerLost",
+        traceback="The worker stopped while running this task (killed or crashed).",
+    )
+    if abandoned:
+        logger.warning("%s newsletter tasks abandoned by dead workers", abandoned)
+    return abandoned
 
 
 def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list[str]:
@@ -316,7 +391,12 @@ def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list
         except IntegrityError:
             report.append(f"{newsletter}: built meanwhile by another process.")
             continue
-        total = start_sending(issue=issue)
+        try:
+            total = start_sending(issue=issue)
+        except ValidationError as error:
+            logger.error("Digest %s of %s not sent: %s", day, newsletter, error.message)
+            report.append(f"{newsletter}: NOT SENT: {error.message}")
+            continue
         report.append(
             f"{newsletter}: sending {len(articles)} articles to {total} subscribers."
         )

@@ -6,7 +6,6 @@ one-off emails (confirmation, welcome) on the default queue.
 """
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,30 +19,46 @@ from .tokens import confirm_url, preferences_url
 
 logger = logging.getLogger(__name__)
 
-# How long a batch waits before trying an unavailable SMTP server again.
-RETRY_BATCH_AFTER = timedelta(minutes=1)
-
 
 @task(queue_name="newsletter")
 def send_issue_batch(issue_id: int) -> dict:
-    """Claim and send one batch of the issue's pending deliveries."""
+    """Claim and send one batch of the issue's pending deliveries, then queue
+    the next batch of this chain (services.enqueue_batches starts a few chains,
+    so a few workers share a send)."""
     try:
         result = sending.send_batch(issue_id)
-    except sending.SMTPUnavailable:
-        backend = task_backends[send_issue_batch.backend]
-        if not backend.supports_defer:
-            raise
-        logger.warning("Issue %s: SMTP unavailable, retrying in a minute", issue_id)
-        send_issue_batch.using(run_after=timezone.now() + RETRY_BATCH_AFTER).enqueue(
-            issue_id
-        )
-        return {"retry": True}
+    except sending.ServerUnavailable:
+        issue = Issue.objects.filter(pk=issue_id).first()
+        if issue and issue.waiting_until:
+            schedule_resume(issue_id, at=issue.waiting_until)
+        return {"waiting_for_server": True}
+    if result.claimed:
+        services.continue_send(issue_id=issue_id)
     return {
         "claimed": result.claimed,
         "sent": result.sent,
         "failed": result.failed,
+        "deferred": result.deferred,
         "in_doubt": result.in_doubt,
     }
+
+
+def schedule_resume(issue_id: int, *, at) -> None:
+    """Carry a send waiting for the mail server on at `at`, without cron."""
+    if not task_backends[resume_issue.backend].supports_defer:
+        logger.warning(
+            "Issue %s waits for the mail server; this task backend cannot run "
+            "a task later, so `send_issue --due` will resume it",
+            issue_id,
+        )
+        return
+    resume_issue.using(run_after=at).enqueue(issue_id)
+
+
+@task(queue_name="newsletter")
+def resume_issue(issue_id: int) -> bool:
+    """Resume a send that waited for the mail server, with all its workers."""
+    return services.resume_after_wait(issue_id=issue_id)
 
 
 @task(queue_name="newsletter")

@@ -482,16 +482,20 @@ NEWSLETTER_CONFIRMATIONS_PER_DAY = envint("NEWSLETTER_CONFIRMATIONS_PER_DAY", 3)
 # Sign-ups accepted per IP address per NEWSLETTER_SIGNUP_PERIOD seconds.
 NEWSLETTER_SIGNUP_RATE = envint("NEWSLETTER_SIGNUP_RATE", 10)
 NEWSLETTER_SIGNUP_PERIOD = envint("NEWSLETTER_SIGNUP_PERIOD", 3600)
-# Transient SMTP errors: attempts per message, first pause in seconds (doubles).
+# A recipient refused for now (4xx) is retried later, this many attempts in all,
+# the first retry after NEWSLETTER_RETRY_BACKOFF seconds, doubling each time.
 NEWSLETTER_SMTP_ATTEMPTS = envint("NEWSLETTER_SMTP_ATTEMPTS", 4)
-NEWSLETTER_RETRY_BACKOFF = envint("NEWSLETTER_RETRY_BACKOFF", 2)
+NEWSLETTER_RETRY_BACKOFF = envint("NEWSLETTER_RETRY_BACKOFF", 300)
+# Seconds a send waits when the mail server is down or refuses everything; then a
+# queued task tries again (no cron needed).
+NEWSLETTER_SERVER_RETRY_AFTER = envint("NEWSLETTER_SERVER_RETRY_AFTER", 60)
+# Batch tasks in flight per send: how many workers can share one send.
+NEWSLETTER_WORKERS_PER_SEND = envint("NEWSLETTER_WORKERS_PER_SEND", 4)
 # A claim older than this many seconds belongs to a worker presumed dead.
 NEWSLETTER_STALE_CLAIM_AFTER = envint("NEWSLETTER_STALE_CLAIM_AFTER", 900)
-# Messages marked "sending" per durable commit: the most a crash may leave in doubt
-# per worker (never resent by themselves, so nobody gets the issue twice). 1 is the
-# strictest, but then every message waits for its own flush of PostgreSQL's WAL,
-# and two workers queue on those flushes (1.43-1.78x one worker here); 5 sends
-# a third faster per worker, 1.53-1.85x with two (newsletter/README.md, "Speed").
+# Messages marked "sending" per durable commit: the most a crashed worker may leave
+# in doubt (never resent by themselves, so nobody gets the issue twice). 1 is the
+# strictest; it costs one durable commit (a WAL flush on PostgreSQL) per message.
 NEWSLETTER_SENDING_SLICE = envint("NEWSLETTER_SENDING_SLICE", 5)
 
 # Comments

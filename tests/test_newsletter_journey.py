@@ -110,7 +110,7 @@ def test_sign_up_confirm_receive_and_unsubscribe_over_smtp(client, smtp_inbox):
     [received] = smtp_inbox.to(address)[2:]
     assert received["Subject"] == "Ferry news"
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert received["List-Id"] == '"Morning Briefing" <morning.127.0.0.1>'
+    assert received["List-Id"] == "Morning Briefing <morning.127.0.0.1>"
     assert re.fullmatch(r"<[^@>]+@127\.0\.0\.1>", received["Message-ID"])
     assert received.get_content_type() == "multipart/alternative"
     text, html = parts(received)

@@ -10,7 +10,6 @@ import pytest
 from django.core.mail import EmailMessage, mailers
 
 from bench.smtp_sink import MAX_MESSAGE, Sink, SinkProcess, SMTPSession
-from newsletter import sending
 
 # A body whose lines start with dots, one of them a lone dot: sent dot-stuffed, so
 # none of them may end the message early.
@@ -84,18 +83,6 @@ def test_djangos_smtp_backend_sends_a_batch_on_one_connection(sink, settings):
 
     assert settled(sink, messages=5)["recipients"] == 5
     assert sink.recipients() == {f"reader{n}@example.org": 1 for n in range(5)}
-
-
-def test_the_newsletters_pipelined_sender_gets_every_reply(sink):
-    with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as smtp:
-        smtp.ehlo()
-        for n in range(20):
-            sending.send_pipelined(
-                smtp, "news@example.org", f"r{n}@example.org", DOTTED
-            )
-    status = settled(sink, messages=20)
-    assert (status["messages"], status["bytes"]) == (20, 20 * len(stuffed(DOTTED)))
-    assert sink.recipients() == {f"r{n}@example.org": 1 for n in range(20)}
 
 
 def read_replies(sock, count: int) -> list[bytes]:

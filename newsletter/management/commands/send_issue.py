@@ -4,7 +4,8 @@ Send or resume an issue from the shell, with a progress bar.
     manage.py send_issue 12             # start sending issue 12 from this process
     manage.py send_issue 12 --resume    # finish an interrupted send
     manage.py send_issue --due          # start scheduled issues whose time has
-                                        # come, and requeue stalled sends (cron)
+                                        # come, and restart stalled sends (cron)
+    manage.py send_issue --status 12    # where the send of issue 12 stands
 
 A resume first applies the crash rule of newsletter/sending.py to rows older than
 --stale-after seconds: claimed-but-unsent rows go back to the queue, rows caught
@@ -52,6 +53,11 @@ class Command(BaseCommand):
             "again the pending rows of sends whose workers died.",
         )
         parser.add_argument(
+            "--status",
+            action="store_true",
+            help="Print where the send stands in one line, and change nothing.",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Report what would be sent and change nothing.",
@@ -65,6 +71,7 @@ class Command(BaseCommand):
         stale_after,
         resend_in_doubt,
         due,
+        status,
         dry_run,
         verbosity,
         **options,
@@ -77,10 +84,12 @@ class Command(BaseCommand):
             for issue in services.send_due_issues():
                 self.stdout.write(f"Started issue {issue.pk}: {issue}")
             for issue_id, counts in services.resume_stalled_sends().items():
-                self.stdout.write(
-                    f"Issue {issue_id}: {counts['pending']} pending queued again, "
-                    f"{counts['in_doubt']} newly in doubt."
-                )
+                if counts["requeued"] or counts["released"] or counts["in_doubt"]:
+                    self.stdout.write(
+                        f"Issue {issue_id}: {counts['released']} abandoned claims "
+                        f"released, {counts['in_doubt']} newly in doubt, "
+                        f"{counts['requeued']} pending queued again."
+                    )
             return
         if issue_id is None:
             raise CommandError("Give an issue id, or --due.")
@@ -88,6 +97,11 @@ class Command(BaseCommand):
             issue = Issue.objects.select_related("newsletter").get(pk=issue_id)
         except Issue.DoesNotExist:
             raise CommandError(f"There is no issue {issue_id}.") from None
+        if status:
+            self.stdout.write(
+                services.describe_progress(services.send_progress(issue, failures=0))
+            )
+            return
 
         if issue.is_editable:
             if resume:
@@ -100,12 +114,14 @@ class Command(BaseCommand):
             except ValidationError as error:
                 raise CommandError(error.message) from None
             self.stdout.write(f"Sending “{issue}” to {total} subscribers.")
-        elif issue.status == Issue.Status.SENDING:
+        elif issue.status in {Issue.Status.SENDING, Issue.Status.PAUSED}:
             if not resume:
                 raise CommandError("This issue is already sending; use --resume.")
             if dry_run:
                 self.stdout.write(str(issue.progress()))
                 return
+            # Now, even if it was waiting for the mail server.
+            Issue.objects.filter(pk=issue.pk).update(waiting_until=None)
             recovered = sending.recover_stale(
                 issue.pk, older_than=timedelta(seconds=stale_after)
             )
@@ -127,11 +143,14 @@ class Command(BaseCommand):
             self.stdout.write(f"Resending {count} deliveries in doubt.")
 
         total = issue.progress()["total"]
+        if issue.status == Issue.Status.PAUSED:
+            services.resume_send(issue)
         try:
             sending.send_all(issue.pk, on_batch=lambda result: self._bar(result, issue))
-        except sending.SMTPUnavailable as error:
+        except sending.ServerUnavailable as error:
             raise CommandError(
-                f"The SMTP server is unavailable ({error}). Run again with --resume."
+                f"The mail server is unavailable ({error}); the send waits and "
+                "resumes by itself."
             ) from None
         if self.verbosity and sys.stdout.isatty():
             self.stdout.write("")
@@ -162,18 +181,14 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _report(self, issue):
-        counts = issue.progress()
-        self.stdout.write(
-            f"{counts['sent']} sent, {counts['failed']} failed, "
-            f"{counts['in_doubt']} in doubt, {counts['skipped']} skipped, "
-            f"{counts['pending'] + counts['claimed'] + counts['sending']} waiting, "
-            f"of {counts['total']}."
-        )
+        progress = services.send_progress(issue, failures=0)
+        counts = progress.counts
+        self.stdout.write(services.describe_progress(progress))
         if counts["in_doubt"]:
             self.stdout.write(
                 self.style.WARNING(
-                    f"{counts['in_doubt']} deliveries are in doubt (a worker stopped "
-                    "while handing them over) and were not resent. "
+                    f"{counts['in_doubt']} deliveries are in doubt (handed to the "
+                    "mail server without an answer) and were not resent. "
                     "--resend-in-doubt resends them, maybe twice."
                 )
             )
