@@ -391,16 +391,27 @@ def send_daily_digest(*, day: date | None = None, dry_run: bool = False) -> list
         except IntegrityError:
             report.append(f"{newsletter}: built meanwhile by another process.")
             continue
+        except ValidationError as error:
+            # A headline the issue's fields refuse (a line break, say).
+            report.append(_digest_not_sent(newsletter, day, error))
+            continue
         try:
             total = start_sending(issue=issue)
         except ValidationError as error:
-            logger.error("Digest %s of %s not sent: %s", day, newsletter, error.message)
-            report.append(f"{newsletter}: NOT SENT: {error.message}")
+            report.append(_digest_not_sent(newsletter, day, error))
             continue
         report.append(
             f"{newsletter}: sending {len(articles)} articles to {total} subscribers."
         )
     return report
+
+
+def _digest_not_sent(newsletter: Newsletter, day: date, error: ValidationError) -> str:
+    reason = "; ".join(error.messages)
+    logger.error(
+        "The digest of %s for %s cannot be mailed: %s", newsletter, day, reason
+    )
+    return f"{newsletter}: NOT SENT, the digest cannot be mailed: {reason}"
 
 
 # Operating a send ------------------------------------------------------------------
