@@ -8,7 +8,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/newsroom
 
-DEV := DEBUG=1
+# Links in emails, canonical URLs and feeds point at the server `make run` starts.
+SITE_URL ?= http://$(HOST):$(PORT)
+
+DEV := DEBUG=1 SITE_URL=$(SITE_URL)
 
 .PHONY: run test test-sqlite test-postgres lint checks install browser varnish validator wrk bench bench-smoke clean
 

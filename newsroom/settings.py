@@ -210,21 +210,23 @@ else:
             # starts with an empty page cache.
             "CONN_MAX_AGE": envint("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {
-                # IMMEDIATE transactions take the write lock up front, so concurrent
-                # writers queue on the busy timeout instead of failing with
-                # "database is locked" when a read lock cannot be upgraded.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;"
-                    "PRAGMA synchronous=NORMAL;"
-                    "PRAGMA foreign_keys=ON;"
-                    "PRAGMA mmap_size=134217728;"
-                    "PRAGMA cache_size=-20000;"
-                ),
-            },
         }
+    }
+# SQLite gets these however it is named (SQLITE_PATH or DATABASE_URL=sqlite:///).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # IMMEDIATE transactions take the write lock up front, so concurrent
+        # writers queue on the busy timeout instead of failing with
+        # "database is locked" when a read lock cannot be upgraded.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            "PRAGMA foreign_keys=ON;"
+            "PRAGMA mmap_size=134217728;"
+            "PRAGMA cache_size=-20000;"
+        ),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -391,7 +393,9 @@ if EMAIL_PROVIDER == "smtp":
         "default": {
             "BACKEND": envstr(
                 "EMAIL_BACKEND",
-                "django.core.mail.backends.console.EmailBackend"
+                # The console, with links and subjects readable (not
+                # quoted-printable), so a confirmation link can be copied.
+                "newsroom.console_email.ReadableConsoleBackend"
                 if DEBUG
                 else "django.core.mail.backends.smtp.EmailBackend",
             ),

@@ -11,6 +11,10 @@ from articles.sitemaps import SITEMAP_INDEX, SITEMAPS, NewsSitemap
 from articles.views import robots_txt
 from newsroom.health import healthz
 
+# The newsroom's own name where Django would say "Django administration".
+admin.site.site_header = f"{settings.SITE_NAME} newsroom"
+admin.site.site_title = f"{settings.SITE_NAME} newsroom"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
