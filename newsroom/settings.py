@@ -358,6 +358,12 @@ STORAGES = {
 
 # Uploads: refuse anything larger than this before Pillow ever sees it.
 MAX_UPLOAD_SIZE = envint("MAX_UPLOAD_SIZE", 10 * 1024 * 1024)
+# The first handler stops storing a file as soon as it passes MAX_UPLOAD_SIZE.
+FILE_UPLOAD_HANDLERS = [
+    "articles.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # A decompression bomb is small on disk but huge in memory: refuse images with more
 # pixels than this (40 megapixels is well above any newsroom camera's output).
 MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", 40_000_000)

@@ -558,3 +558,47 @@ def test_an_image_whose_renditions_cannot_be_stored_leaves_no_files(
         article.image.save("a.jpg", ContentFile(image_bytes(size=(1300, 700))))
 
     assert stored_files(tmp_path) == []
+
+
+# Oversized uploads are refused while they arrive
+
+
+@pytest.mark.django_db
+def test_an_oversized_upload_is_refused_with_a_message_before_it_is_stored(
+    client, settings, monkeypatch
+):
+    from django.core.files.uploadhandler import MemoryFileUploadHandler
+    from django.urls import reverse
+
+    from tests.factories import make_staff
+
+    settings.MAX_UPLOAD_SIZE = 100 * 1024
+    stored = []
+    store_chunk = MemoryFileUploadHandler.receive_data_chunk
+
+    def counting(handler, raw_data, start):
+        stored.append(len(raw_data))
+        return store_chunk(handler, raw_data, start)
+
+    def pillow_must_not_open(*args, **kwargs):
+        raise AssertionError("Pillow opened an oversized upload")
+
+    monkeypatch.setattr(MemoryFileUploadHandler, "receive_data_chunk", counting)
+    monkeypatch.setattr(Image, "open", pillow_must_not_open)
+    client.force_login(make_staff("editor", "Editors"))
+    huge = b"\xff\xd8\xff\xe0" + bytes(2 * 1024 * 1024)
+
+    response = client.post(
+        reverse("admin:articles_author_add"),
+        {
+            "name": "Ani Petrosyan",
+            "slug": "ani-petrosyan",
+            "photo": SimpleUploadedFile("me.jpg", huge, "image/jpeg"),
+        },
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["photo"]
+    assert errors == ["The file is 2.0\xa0MB; images may be at most 100.0\xa0KB."]
+    assert sum(stored) <= settings.MAX_UPLOAD_SIZE
+    assert response.context["adminform"].form["name"].value() == "Ani Petrosyan"
