@@ -99,6 +99,15 @@ def _mail(*, to: str, subject: str, template: str, context: dict) -> None:
 
 
 @task()
+def process_sign_up(
+    *, email: str, newsletter_ids: list[int], ip: str | None, source: str
+) -> None:
+    """A sign-up from the public form, handled here rather than in the request
+    so that the request does the same work for a known address as for a new one."""
+    services.subscribe(email=email, newsletter_ids=newsletter_ids, ip=ip, source=source)
+
+
+@task()
 def send_confirmation_email(subscriber_id: int) -> None:
     """The one email an unconfirmed address may receive. It holds nothing the
     person who filled in the form typed: only our own words and the link."""

@@ -1,9 +1,13 @@
 """Sign-up: the box on every page, the form, double opt-in's first step."""
 
+import re
+
 import pytest
 from django.core import mail
+from django.db import connection
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from newsletter.models import Subscriber
@@ -242,3 +246,30 @@ def test_a_post_to_a_page_that_takes_none_is_refused(client, name):
     response = client.post(reverse(f"newsletter:{name}"), {"email": "a@example.org"})
     assert response.status_code == 405
     assert Subscriber.objects.count() == 0
+
+
+PRODUCTION_TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "newsletter"],
+    }
+}
+
+
+def test_a_sign_up_runs_the_same_queries_whoever_owns_the_address(client, digest):
+    """So the answer's timing cannot tell a stranger who subscribes."""
+    make_subscriber(digest, email="confirmed@example.org")
+    make_subscriber(
+        digest, email="pending@example.org", status=Subscriber.Status.PENDING
+    )
+    shapes = []
+    with override_settings(TASKS=PRODUCTION_TASKS):
+        for n, email in enumerate(
+            ["confirmed@example.org", "pending@example.org", "new@example.org"]
+        ):
+            with CaptureQueriesContext(connection) as queries:
+                response = sign_up(client, email, digest, ip=f"198.51.100.{n}")
+            assert response.status_code == 302
+            # The statements, with the values (the address, the IP) left out.
+            shapes.append([re.sub(r"'[^']*'|\d+", "?", q["sql"]) for q in queries])
+    assert shapes[0] == shapes[1] == shapes[2]
