@@ -8,6 +8,7 @@ lists every variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -145,6 +146,7 @@ INSTALLED_APPS = [
     "comments",
     "newsletter",
     "ratelimit",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +169,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "newsroom.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "newsroom.urls"
@@ -449,6 +453,35 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Newsroom <news@example.com>")
 SERVER_EMAIL = envstr("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 LOGIN_URL = "admin:login"
+
+# Login throttling (django-axes, newsroom/login_throttle.py): after
+# LOGIN_FAILURE_LIMIT failed logins for one account from one address, or
+# LOGIN_IP_FAILURE_LIMIT from one address whatever the accounts, that address
+# may not log in (to that account, or at all) for LOGIN_COOLOFF_MINUTES; every
+# further try starts the wait again. Counted in the database, so every process
+# shares the counts. The real user, from another address, is never locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 20)
+LOGIN_COOLOFF_MINUTES = envint("LOGIN_COOLOFF_MINUTES", 15)
+for _name in ("LOGIN_FAILURE_LIMIT", "LOGIN_IP_FAILURE_LIMIT", "LOGIN_COOLOFF_MINUTES"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more.")
+AXES_HANDLER = "newsroom.login_throttle.LoginThrottleHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+# In this order: LoginThrottleHandler reads the account's count first, then the
+# address's.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_CLIENT_IP_CALLABLE = "newsroom.login_throttle.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "newsroom.login_throttle.lockout_response"
+# Every failure stays in the admin's "Access failures" (AccessAttempt rows go
+# once their cool-off is over).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no banner on every start-up and command
 
 # Logs go to stdout: JSON lines in production (LOG_FORMAT=json), plain text in DEBUG.
 LOG_FORMAT = envstr("LOG_FORMAT", "plain" if DEBUG else "json")

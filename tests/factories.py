@@ -108,6 +108,10 @@ def ensure_roles():
 
     roles = importlib.import_module("articles.migrations.0002_roles")
     roles.create_roles(apps, None)
+    login_logs = importlib.import_module(
+        "articles.migrations.0009_editors_view_login_logs"
+    )
+    login_logs.grant_editors(apps, None)
 
 
 def make_staff(username, *group_names, **fields):
