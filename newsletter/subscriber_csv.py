@@ -32,6 +32,25 @@ EXPORT_COLUMNS = [
 ]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Text a reader typed, made inert for spreadsheets: a leading single quote
+    before a formula character, as OWASP's "CSV Injection" page advises."""
+    if value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet_safe(value: str) -> str:
+    """Undo spreadsheet_safe(), so an export can be imported again."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -49,14 +68,14 @@ def export_rows(subscribers) -> Iterator[str]:
     ):
         yield writer.writerow(
             [
-                subscriber.email,
+                spreadsheet_safe(subscriber.email),
                 subscriber.status,
                 ";".join(n.slug for n in subscriber.newsletters.all()),
                 _iso(subscriber.created_at),
                 _iso(subscriber.confirmed_at),
                 _iso(subscriber.consent_at),
                 subscriber.consent_ip or "",
-                subscriber.consent_source,
+                spreadsheet_safe(subscriber.consent_source),
             ]
         )
 
@@ -110,7 +129,7 @@ def import_rows(
     good = []
     for row in reader:
         line = reader.line_num
-        email = normalize_email(row.get("email") or "")
+        email = normalize_email(from_spreadsheet_safe(row.get("email") or ""))
         if not email:
             report.errors.append(f"line {line}: no email address.")
             continue

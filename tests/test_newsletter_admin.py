@@ -1,5 +1,6 @@
 """Composing and sending in the admin, through real admin requests."""
 
+import csv
 import importlib
 import io
 from datetime import timedelta
@@ -280,6 +281,46 @@ def test_subscribers_export_to_csv(client, editor, newsletter):
     assert lines[0].startswith("email,status,newsletters")
     assert "a@example.org,confirmed,morning," in "\n".join(lines)
     assert len(lines) == 3
+
+
+def test_the_csv_export_makes_reader_typed_formulas_inert(client, editor, newsletter):
+    make_subscriber(newsletter, email="=1+1@example.org", consent_source="@SUM(A1:A9)")
+    make_subscriber(newsletter, email="-x@example.org", consent_source="-2+3")
+    make_subscriber(newsletter, email="+y@example.org", consent_source="+cmd|' /C")
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:newsletter_subscriber_changelist"),
+        {
+            "action": "export_csv",
+            "_selected_action": list(Subscriber.objects.values_list("pk", flat=True)),
+        },
+    )
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert sorted((r["email"], r["consent_source"]) for r in rows) == [
+        ("'+y@example.org", "'+cmd|' /C"),
+        ("'-x@example.org", "'-2+3"),
+        ("'=1+1@example.org", "'@SUM(A1:A9)"),
+    ]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_escaped(start):
+    from newsletter.subscriber_csv import spreadsheet_safe
+
+    assert spreadsheet_safe(f"{start}HYPERLINK()") == f"'{start}HYPERLINK()"
+    assert spreadsheet_safe(f"a{start}") == f"a{start}"
+
+
+def test_an_exported_formula_address_imports_as_it_was():
+    from newsletter.subscriber_csv import import_rows
+
+    newsletter = make_newsletter(slug="weekly")
+    report = import_rows(
+        ["email", "'=1+1@example.org"], newsletters=[newsletter], consent_note="Re"
+    )
+    assert report.errors == []
+    assert Subscriber.objects.get().email == "=1+1@example.org"
 
 
 def test_subscribers_import_from_the_admin_reports_bad_rows(client, editor, newsletter):
