@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +32,12 @@ if str(ROOT) not in sys.path:
 
 from bench.server import (  # noqa: E402
     Gunicorn,
+    Varnish,
+    free_port,
     production_env,
     recreate_postgres_database,
     redis_reachable,
+    varnishd_path,
 )
 from newsroom.cli import one_line_errors  # noqa: E402
 
@@ -50,6 +54,11 @@ ARTICLE_WEIGHT_BYTES = 100 * 1024
 NEWSLETTER_ONE_WORKER_EPS = 250
 NEWSLETTER_SCALING = 1.6
 NEWSLETTER_RSS_MB = 200
+# Issue 13: behind the shipped Varnish, pages at this share of the rate Varnish
+# serves a static file at; a change readers see through the cache within this.
+VARNISH_STATIC_RATIO = 0.9
+VARNISH_PAGES = ("article (50 comments)", "home", "feed")
+PURGE_VISIBLE_SECONDS = 1.0
 
 
 @dataclass
@@ -73,7 +82,8 @@ class Load:
 
     page: str
     # "off" (nothing cached), "fragments" (page cache off, fragments cached),
-    # "on" (page cache on) or "-" for the static file.
+    # "on" (page cache on), "-" for the static file from gunicorn, or "varnish"
+    # (through the shipped Varnish, static file included).
     cache: str
     connections: int
     rps: float | None = None
@@ -95,6 +105,9 @@ class Results:
     pages: list = field(default_factory=list)
     loads: list = field(default_factory=list)
     newsletter: list = field(default_factory=list)
+    # Changes made while Varnish served: {"change", "page", "cached_before",
+    # "seconds"} (None: not visible within the wait).
+    purges: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     article_weight: int | None = None
     machine: dict = field(default_factory=dict)
@@ -311,6 +324,99 @@ def drive(results: Results, server_url: str, pages, *, cache: str, args) -> None
             )
 
 
+def fetch(url: str) -> tuple[str, str]:
+    """The body and X-Cache header of a GET."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode(errors="replace"), response.headers["X-Cache"]
+
+
+def seconds_until_visible(url: str, text: str, change, *, wait: float = 10) -> dict:
+    """Store `url` in the cache, make `change()`, then ask for `url` until `text`
+    is in it: the seconds from the start of the change (its save, commit and
+    purge) to the first answer that shows it; None if it did not within `wait`."""
+    fetch(url)
+    _, cache = fetch(url)
+    started = time.monotonic()
+    change()
+    seconds = None
+    while time.monotonic() - started < wait:
+        if text in fetch(url)[0]:
+            seconds = round(time.monotonic() - started, 3)
+            break
+        time.sleep(0.005)
+    return {"cached_before": cache == "HIT", "seconds": seconds}
+
+
+def measure_purges(varnish_url: str, data) -> list[dict]:
+    """A publish (seen on the home page), an edit (the article's headline) and a
+    comment approval (on the article), each made here as an editor's save would
+    be, with this process purging Varnish as the app servers do."""
+    from django.test.utils import override_settings
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from articles.models import Article
+
+    stamp = datetime.now(UTC).strftime("%H%M%S%f")
+    home = varnish_url + reverse("articles:home")
+    rows = []
+    with override_settings(FRONTEND_CACHE_URLS=[varnish_url + "/"]):
+        template = Article.objects.get(slug=data.article_50)
+        title = f"Bench publish {stamp}"
+
+        def publish():
+            Article.objects.create(
+                title=title,
+                slug=f"bench-publish-{stamp}",
+                body="<p>Published while Varnish served.</p>",
+                status=Article.Status.PUBLISHED,
+                published_at=timezone.now(),
+                category_id=template.category_id,
+            )
+
+        rows.append({"change": "publish", "page": "home"})
+        rows[-1].update(seconds_until_visible(home, title, publish))
+
+        article = Article.objects.get(slug=f"bench-publish-{stamp}")
+        page = varnish_url + article.get_absolute_url()
+        edited = f"Bench edit {stamp}"
+
+        def edit():
+            article.title = edited
+            article.save()
+
+        rows.append({"change": "edit", "page": "article"})
+        rows[-1].update(seconds_until_visible(page, edited, edit))
+
+        if data.comments_built:
+            from comments.models import Comment
+            from comments.services import moderate
+
+            text = f"Bench approval {stamp}"
+            pending = Comment.objects.create(
+                article=article,
+                author_name="Bench",
+                author_email="bench@example.org",
+                text=text,
+                html=f"<p>{text}</p>",
+                status=Comment.Status.PENDING,
+            )
+
+            def approve():
+                moderate(comments=[pending], status=Comment.Status.APPROVED)
+
+            rows.append({"change": "approve comment", "page": "article"})
+            rows[-1].update(seconds_until_visible(page, text, approve))
+    for row in rows:
+        print(
+            f"  {row['change']:<16} on the {row['page']:<8} "
+            f"{_fmt(row['seconds'], '.3f', ' s')} through Varnish"
+            + ("" if row["cached_before"] else " (the page was not cached before)"),
+            flush=True,
+        )
+    return rows
+
+
 def _at_least_one(text: str) -> int:
     try:
         number = int(text)
@@ -525,6 +631,12 @@ def main(argv=None) -> int:
                             args=args,
                         )
                     drive(results, server.url, loaded, cache=cache, args=args)
+            if varnishd_path() is None:
+                results.notes.append("varnish: not installed, no rows (make varnish)")
+            else:
+                serve_through_varnish(
+                    results, env, loaded, static_path, data, args=args, stamp=stamp
+                )
 
         if database_path is not None:
             results.notes.append(sqlite_file_check(database_path))
@@ -552,14 +664,48 @@ def main(argv=None) -> int:
     return 0
 
 
+def serve_through_varnish(results, env, pages, static_path, data, *, args, stamp):
+    """gunicorn as in production behind the shipped Varnish, purged on every
+    change: the same pages and the static file through Varnish, then how soon a
+    change shows through it."""
+    print("Serving through Varnish", flush=True)
+    varnish_port = free_port()
+    varnish_url = f"http://127.0.0.1:{varnish_port}"
+    server_env = {**env, "FRONTEND_CACHE_URLS": varnish_url + "/"}
+    server_env["ALLOWED_HOSTS"] = "127.0.0.1"
+    with (
+        Gunicorn(server_env, RESULTS / f"gunicorn-{stamp}.log") as server,
+        Varnish(server.port, port=varnish_port, storage_mb=256) as varnish,
+    ):
+        # Search is not stored (every query is another address): it is
+        # gunicorn's rows, plus a hop.
+        stored = [Page("static file", static_path)]
+        stored += [page for page in pages if page.name != "search"]
+        for page in stored:
+            # Stored before the load starts, however long the render takes on a
+            # busy machine: the rows measure Varnish serving it.
+            fetch(varnish.url + page.path)
+            drive(results, varnish.url, [page], cache="varnish", args=args)
+        results.purges = measure_purges(varnish.url, data)
+        from django.db import connections
+
+        connections.close_all()
+
+
 def failures(results: Results) -> list[str]:
-    """What went wrong in the run, timings aside: requests that failed, and a
-    finished newsletter send with emails lost, doubled or not marked sent."""
+    """What went wrong in the run, timings aside: requests that failed, a change
+    that never showed through Varnish, and a finished newsletter send with emails
+    lost, doubled or not marked sent."""
     problems = [
         f"{load.page}, cache {load.cache}, {load.connections} connections: "
         f"{load.errors} failed requests"
         for load in results.loads
         if load.errors
+    ]
+    problems += [
+        f"{row['change']}: never visible through Varnish on the {row['page']}"
+        for row in results.purges
+        if row["seconds"] is None
     ]
     for row in results.newsletter:
         if row["emails"] < row["recipients"]:
@@ -591,7 +737,13 @@ def _load(results: Results, page: str, cache: str, connections: int) -> Load | N
 
 def render_table(results: Results) -> str:
     pages = {page.name: page for page in results.pages}
-    static = {load.connections: load for load in results.loads if load.cache == "-"}
+    # Each page against the static file of the same server: gunicorn's ("-"),
+    # or Varnish's for the rows through Varnish.
+    static = {
+        (load.cache, load.connections): load
+        for load in results.loads
+        if load.page == "static file"
+    }
     lines = [
         "| page | cache | conns | req/s | p50 ms | p99 ms | ratio to static "
         "| SQL queries | bytes | ms in-process |",
@@ -599,10 +751,12 @@ def render_table(results: Results) -> str:
     ]
     for load in results.loads:
         page = pages.get(load.page)
-        ceiling = static.get(load.connections)
+        ceiling = static.get(
+            ("varnish" if load.cache == "varnish" else "-", load.connections)
+        )
         ratio = (
             load.rps / ceiling.rps
-            if load.rps and ceiling and ceiling.rps and load.cache != "-"
+            if load.rps and ceiling and ceiling.rps and load.page != "static file"
             else None
         )
         queries = in_process = None
@@ -697,6 +851,7 @@ def budgets(results: Results) -> list[tuple[str, str, str]]:
             ),
         )
     )
+    rows += varnish_budgets(results)
     by_workers = {row["workers"]: row for row in results.newsletter}
     one = by_workers.get(1, {}).get("emails_per_second")
     two = by_workers.get(2, {}).get("emails_per_second")
@@ -735,6 +890,45 @@ def budgets(results: Results) -> list[tuple[str, str, str]]:
         )
     )
     return rows
+
+
+def varnish_budgets(results: Results) -> list[tuple[str, str, str]]:
+    """Issue 13: pages through Varnish against the static file through Varnish,
+    and how soon a change shows through it."""
+    rows = []
+    static = _load(results, "static file", "varnish", 16)
+    for name in VARNISH_PAGES:
+        load = _load(results, name, "varnish", 16)
+        ratio = (
+            load.rps / static.rps
+            if load and load.rps and static and static.rps
+            else None
+        )
+        rows.append(
+            (
+                f"{name} through Varnish >= {VARNISH_STATIC_RATIO} x the static "
+                "file through Varnish (16 conns)",
+                _fmt(ratio, ".2f", "x"),
+                "n/a" if ratio is None else _verdict(ratio >= VARNISH_STATIC_RATIO),
+            )
+        )
+    for row in results.purges:
+        seconds = row["seconds"]
+        rows.append(
+            (
+                f"{row['change']} visible through Varnish (the {row['page']}) "
+                f"within {PURGE_VISIBLE_SECONDS:g} s",
+                _fmt(seconds, ".3f", " s"),
+                "n/a"
+                if seconds is None or not row["cached_before"]
+                else _verdict(seconds <= PURGE_VISIBLE_SECONDS),
+            )
+        )
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "missed"
 
 
 def render_report(results: Results) -> str:

@@ -1,14 +1,17 @@
 """
 The production profile on loopback, for the benchmark and the reliability tests:
-its environment, a dedicated database, and gunicorn with the project's config.
+its environment, a dedicated database, gunicorn with the project's config, and
+Varnish with the shipped configuration in front of it.
 """
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -251,3 +254,84 @@ class ScratchDatabase:
     def drop(self) -> None:
         if self.url:
             drop_postgres_database(self.url)
+
+
+VARNISH_VCL = ROOT / "deploy" / "varnish" / "newsroom.vcl"
+
+
+def varnishd_path() -> str | None:
+    """Debian's varnishd, also when /usr/sbin is not on this user's PATH."""
+    return shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin")
+
+
+class Varnish:
+    """varnishd in the foreground on a free loopback port with the shipped
+    deploy/varnish/newsroom.vcl, in front of the app server at backend_port;
+    purges allowed from 127.0.0.1. `port` chooses the port (so the app can be
+    told where to send purges before Varnish starts)."""
+
+    def __init__(self, backend_port: int, *, port: int = 0, storage_mb: int = 64):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"varnish-{self.port}-"))
+        # varnishd, started as root, compiles and runs the VCL as its own user.
+        self.workdir.chmod(0o755)
+        site = self.workdir / "site.vcl"
+        site.write_text(
+            "vcl 4.1;\n"
+            f'backend default {{ .host = "127.0.0.1"; .port = "{backend_port}"; }}\n'
+            'acl purgers { "127.0.0.1"; }\n'
+            f'include "{VARNISH_VCL}";\n'
+        )
+        self.log = open(self.workdir / "varnishd.log", "wb")  # noqa: SIM115
+        command = [varnishd_path() or "varnishd", "-F", "-a", f"127.0.0.1:{self.port}"]
+        command += ["-f", str(site), "-s", f"malloc,{storage_mb}m"]
+        command += ["-n", str(self.workdir / "n")]
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def __enter__(self):
+        try:
+            self.wait_until_up()
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def wait_until_up(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"varnishd exited: {self.output()}")
+            try:
+                # Answered by Varnish itself: no request reaches the app.
+                self.ban_everything()
+                return
+            except OSError as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"varnishd did not answer: {error}") from error
+                time.sleep(0.1)
+
+    def ban_everything(self) -> None:
+        request = urllib.request.Request(self.url + "/", method="BAN")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def output(self) -> str:
+        return (self.workdir / "varnishd.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+        if not self.log.closed:
+            self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)

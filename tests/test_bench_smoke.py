@@ -270,3 +270,52 @@ def test_a_clean_run_has_no_failures_whatever_its_timings():
     results.newsletter = [_newsletter_row(1, emails=2000, marked_sent=2000)]
 
     assert failures(results) == []
+
+
+def test_pages_through_varnish_are_judged_against_its_own_static_file():
+    results = _results()
+    results.loads = [
+        Load("static file", "-", 16, rps=2000),
+        Load("static file", "varnish", 16, rps=10_000),
+        Load("article (50 comments)", "varnish", 16, rps=9500),
+        Load("home", "varnish", 16, rps=8000),
+    ]
+    results.purges = [
+        {"change": "publish", "page": "home", "cached_before": True, "seconds": 0.02},
+        {"change": "edit", "page": "article", "cached_before": True, "seconds": 1.5},
+        {"change": "approve", "page": "article", "cached_before": False, "seconds": 0},
+    ]
+
+    report = render_report(results)
+    verdicts = {label: (measured, v) for label, measured, v in budgets(results)}
+
+    # 9,500 against Varnish's 10,000, not against gunicorn's 2,000.
+    assert (
+        "| article (50 comments) | varnish | 16 | 9,500 | n/a | n/a | 0.95 |" in report
+    )
+    through = "through Varnish >= 0.9 x the static file through Varnish (16 conns)"
+    assert verdicts[f"article (50 comments) {through}"] == ("0.95x", "met")
+    assert verdicts[f"home {through}"] == ("0.80x", "missed")
+    assert verdicts[f"feed {through}"] == ("n/a", "n/a")
+    within = "within 1 s"
+    assert verdicts[f"publish visible through Varnish (the home) {within}"] == (
+        "0.020 s",
+        "met",
+    )
+    assert verdicts[f"edit visible through Varnish (the article) {within}"][1] == (
+        "missed"
+    )
+    # A page that was not stored before the change proves nothing.
+    assert verdicts[f"approve visible through Varnish (the article) {within}"][1] == (
+        "n/a"
+    )
+
+
+def test_a_strict_run_fails_on_a_change_that_never_showed_through_varnish():
+    results = _results()
+    results.purges = [
+        {"change": "publish", "page": "home", "cached_before": True, "seconds": None},
+        {"change": "edit", "page": "article", "cached_before": True, "seconds": 0.1},
+    ]
+
+    assert failures(results) == ["publish: never visible through Varnish on the home"]

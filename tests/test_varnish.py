@@ -9,126 +9,38 @@ it). How fast a change gets through is measured by bench/run.py, not here.
 """
 
 import http.client
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import timedelta
 from http.cookiejar import CookieJar
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
-from bench.server import free_port
+from bench.server import Varnish, varnishd_path
 from comments.models import Comment
 from comments.services import moderate
 from tests.comments_helpers import form_data
 from tests.factories import make_article, make_comment
 
-ROOT = Path(__file__).resolve().parent.parent
-VCL = ROOT / "deploy" / "varnish" / "newsroom.vcl"
-# /usr/sbin is not on every user's PATH.
-VARNISHD = shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin")
-START_TIMEOUT = 30
-
 pytestmark = [
     pytest.mark.varnish,
     pytest.mark.skipif(
-        VARNISHD is None,
+        varnishd_path() is None,
         reason="varnishd is not installed (apt-get install varnish; make test does)",
     ),
 ]
 
 
-class Varnish:
-    """varnishd in the foreground on a free loopback port, its backend the given
-    host and port, purges allowed from 127.0.0.1 only."""
-
-    def __init__(self, backend_host: str, backend_port: int):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"varnish-{self.port}-"))
-        # varnishd, started as root, compiles and runs as its own user.
-        self.workdir.chmod(0o755)
-        site = self.workdir / "site.vcl"
-        site.write_text(
-            "vcl 4.1;\n"
-            f'backend default {{ .host = "{backend_host}"; '
-            f'.port = "{backend_port}"; }}\n'
-            'acl purgers { "127.0.0.1"; }\n'
-            f'include "{VCL}";\n'
-        )
-        self.log = open(self.workdir / "varnishd.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                VARNISHD,
-                "-F",
-                "-a",
-                f"127.0.0.1:{self.port}",
-                "-f",
-                str(site),
-                "-s",
-                "malloc,64m",
-                "-n",
-                str(self.workdir / "n"),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"varnishd exited: {self.output()}")
-            try:
-                # Answered by Varnish itself: no request reaches the app.
-                self.ban_everything()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"varnishd did not answer: {self.output()}")
-
-    def ban_everything(self) -> None:
-        request = urllib.request.Request(self.url + "/", method="BAN")
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-
-    def output(self) -> str:
-        return (self.workdir / "varnishd.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=15)
-        self.log.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def varnishd(live_server):
-    address = urllib.parse.urlsplit(live_server.url)
-    # The live server binds IPv4; "localhost" may also name ::1, which Varnish
-    # refuses as a backend with two addresses.
-    varnish = Varnish("127.0.0.1", address.port)
-    try:
-        varnish.wait_until_up()
+    # The live server listens on IPv4 loopback, where Varnish looks for it.
+    with Varnish(urllib.parse.urlsplit(live_server.url).port) as varnish:
         yield varnish
-    finally:
-        varnish.stop()
 
 
 @pytest.fixture
