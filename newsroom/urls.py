@@ -1,7 +1,6 @@
 """Root URLs: each app brings its own urls.py."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_safe
 from articles.sitemaps import SITEMAP_INDEX, SITEMAPS, NewsSitemap
 from articles.views import robots_txt
 from newsroom.health import healthz
+from newsroom.media import media_file
 
 # The newsroom's own name where Django would say "Django administration".
 admin.site.site_header = f"{settings.SITE_NAME} newsroom"
@@ -41,6 +41,8 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
+    # Uploaded images, in every profile (newsroom/media.py says why a view).
+    path("media/<path:path>", media_file, name="media"),  # MEDIA_URL
     path("", include("articles.urls")),
 ]
 
@@ -48,6 +50,3 @@ urlpatterns = [
 # 500 page is rendered without context processors, so it needs no database.
 handler404 = "django.views.defaults.page_not_found"
 handler500 = "django.views.defaults.server_error"
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
