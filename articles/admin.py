@@ -43,6 +43,17 @@ def pickable_by(user) -> Q:
     return owned_by(user) | Q(pk__in=Article.objects.published().values("pk"))
 
 
+def related_articles_shown_to(user):
+    """The read-only "related articles" of an article, as `user` may see them."""
+
+    @admin.display(description="related articles")
+    def related_articles(article):
+        pinned = article.related_articles.filter(pickable_by(user))
+        return ", ".join(str(other) for other in pinned) or "—"
+
+    return related_articles
+
+
 class StatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "state"
@@ -209,6 +220,31 @@ class ArticleAdmin(admin.ModelAdmin):
         if not can_publish(request.user):
             fields += ["status", "published_at", "is_featured"]
         return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if (
+            obj is None
+            or can_publish(request.user)
+            or self.has_change_permission(request, obj)
+        ):
+            return fieldsets
+        # Shown read-only, the field would list every pinned title, an editor's
+        # pins to other writers' unpublished articles included.
+        shown = related_articles_shown_to(request.user)
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [
+                        shown if field == "related_articles" else field
+                        for field in options["fields"]
+                    ],
+                },
+            )
+            for name, options in fieldsets
+        ]
 
     # Saving
 

@@ -513,6 +513,22 @@ def test_writer_does_not_see_nor_drop_an_editors_pin_to_another_draft(
     assert list(article.related_articles.all()) == [secret]
 
 
+def test_writer_viewing_their_published_article_sees_no_other_drafts_pin(
+    client, writer, other_writer
+):
+    secret = draft_by(other_writer, title="Tram line secret draft")
+    public = make_article(title="Tram line approved", created_by=other_writer)
+    article = make_article(created_by=writer)
+    article.related_articles.add(secret, public)
+    client.force_login(writer)
+
+    response = client.get(change_url(article))
+
+    assert response.status_code == 200
+    assert "Tram line approved" in response.text
+    assert "Tram line secret draft" not in response.text
+
+
 def test_editor_may_pin_any_article(client, editor, other_writer, category):
     draft = draft_by(other_writer, title="Tram line secret draft")
     article = draft_by(editor, category=category)
