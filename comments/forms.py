@@ -21,10 +21,27 @@ TIMESTAMP_SALT = "comments.form-timestamp"
 TIMESTAMP_STEP = 60
 
 
-def form_timestamp() -> str:
-    """A signed note of when the form was rendered, for the bot check."""
+def form_timestamp(article_id: int) -> str:
+    """A signed note of which article's form was rendered and when, for the bot
+    check. It is the same for every reader of the page within the minute, so it
+    cannot be single-use on its own: services.post_comment lets each IP use it for
+    one comment."""
     now = int(time.time())
-    return signing.dumps(now - now % TIMESTAMP_STEP, salt=TIMESTAMP_SALT)
+    return signing.dumps([article_id, now - now % TIMESTAMP_STEP], salt=TIMESTAMP_SALT)
+
+
+def read_form_timestamp(token: str) -> tuple[int, int] | None:
+    """(article id, time shown) from a form's timestamp; None if forged."""
+    try:
+        value = signing.loads(token, salt=TIMESTAMP_SALT)
+    except signing.BadSignature:
+        return None
+    if not (isinstance(value, list) and len(value) == 2):
+        return None  # Another shape: a form rendered before articles were bound.
+    article_id, shown = value
+    if not (isinstance(article_id, int) and isinstance(shown, int)):
+        return None
+    return article_id, shown
 
 
 class CommentForm(forms.Form):
@@ -59,8 +76,9 @@ class CommentForm(forms.Form):
     homepage = forms.CharField(required=False)
     ts = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, article_id: int, **kwargs):
         super().__init__(*args, **kwargs)
+        self.article_id = article_id
         limit = settings.COMMENTS_MAX_LENGTH
         self.fields["comment"].max_length = limit
         self.fields["comment"].validators.append(
@@ -72,7 +90,7 @@ class CommentForm(forms.Form):
         )
         self.fields["comment"].widget.attrs["maxlength"] = str(limit)
         if not self.is_bound:
-            self.initial.setdefault("ts", form_timestamp())
+            self.initial.setdefault("ts", form_timestamp(article_id))
 
     def clean_name(self):
         return self._required(normalise_line(self.cleaned_data["name"]), "name")
@@ -95,10 +113,12 @@ class CommentForm(forms.Form):
         """Why this submission looks automated; "" when it looks human."""
         if self.data.get("homepage", "").strip():
             return "the hidden field was filled in"
-        try:
-            shown = signing.loads(self.data.get("ts", ""), salt=TIMESTAMP_SALT)
-        except signing.BadSignature:
+        stamp = read_form_timestamp(self.data.get("ts", ""))
+        if stamp is None:
             return "the form timestamp is missing or forged"
+        article_id, shown = stamp
+        if article_id != self.article_id:
+            return "the form was shown on another article"
         elapsed = time.time() - shown
         if elapsed < settings.COMMENTS_MIN_SECONDS:
             return f"sent {elapsed:.1f} seconds after the form was shown"

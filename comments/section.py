@@ -213,7 +213,9 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
             if node is not None and not node.comment.awaiting_moderation:
                 reply_to = node.comment
         if form is None:
-            form = CommentForm(initial=_initial(request, reply_to))
+            form = CommentForm(
+                initial=_initial(request, reply_to), article_id=article.pk
+            )
     return {
         "article": article,
         "request": request,

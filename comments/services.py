@@ -125,12 +125,15 @@ def post_comment(
     notify: bool = False,
     bot_reason: str = "",
     email_confirmed: bool = False,
+    form_token: str = "",
 ) -> Comment:
     """Store a comment under the moderation rules, or raise CommentRefused.
 
     `bot_reason` is the form's verdict on its honeypot and timestamp ("" when the
     form looks human); such comments are kept, as spam, so editors can see them.
     `email_confirmed` says the poster proved they read mail at `email`.
+    `form_token` is the form's signed timestamp: from one IP it counts for one
+    stored comment, so a bot cannot replay one form for hundreds of posts.
 
     No answer may depend on who wrote the other comments: the flood limit (about
     the poster's IP alone) comes first, and the duplicate check looks at the text,
@@ -170,6 +173,20 @@ def post_comment(
         raise CommentRefused(
             "This comment has already been posted on this article.", status=400
         )
+
+    # Counted only now, once nothing will refuse the comment: a reader who is
+    # asked to wait or to fix the text sends the same form again.
+    if (
+        form_token
+        and ip
+        and not is_staff
+        and is_rate_limited(
+            f"comments:form-used:{ip}:{form_token}",
+            limit=1,
+            period=settings.COMMENTS_FORM_MAX_AGE,
+        )
+    ):
+        bot_reason = bot_reason or "the same form was already used for a comment"
 
     status, reason = _decide(
         name=name, email=email, url=url, text=text, ip=ip, user=user,

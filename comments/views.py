@@ -62,7 +62,7 @@ def post_comment(request, article_id):
     if not services.comments_open(article):
         return render(request, "comments/closed.html", {"article": article}, status=403)
 
-    form = CommentForm(request.POST)
+    form = CommentForm(request.POST, article_id=article.pk)
     if not form.is_valid():
         return _form_page(request, article, form)
     data = form.cleaned_data
@@ -85,6 +85,7 @@ def post_comment(request, article_id):
             ip=client_ip(request) or None,
             notify=data["notify"],
             bot_reason="" if request.user.is_staff else form.bot_reason(),
+            form_token=data["ts"],
             email_confirmed=_confirmed_email(request) == data["email"],
         )
     except services.CommentRefused as refused:

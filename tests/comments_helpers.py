@@ -13,8 +13,8 @@ from comments.forms import TIMESTAMP_SALT
 _addresses = itertools.count(1)
 
 
-def form_data(**fields):
-    """What a person's browser sends: the form as shown a minute ago."""
+def form_data(article=None, **fields):
+    """What a person's browser sends: the article's form as shown a minute ago."""
     data = {
         "name": "Anahit Sargsyan",
         "email": "anahit@example.org",
@@ -22,10 +22,15 @@ def form_data(**fields):
         "comment": "The ferry timetable changed last week, worth a follow-up.",
         "parent": "",
         "homepage": "",
-        "ts": signing.dumps(int(time.time()) - 60, salt=TIMESTAMP_SALT),
+        "ts": signed_form_timestamp(article, shown=int(time.time()) - 60),
     }
     data.update(fields)
     return data
+
+
+def signed_form_timestamp(article, *, shown: int) -> str:
+    """The comment form's timestamp for `article`, as if shown at `shown`."""
+    return signing.dumps([article.pk if article else 0, shown], salt=TIMESTAMP_SALT)
 
 
 def post(client, article, ip=None, **fields):
@@ -34,7 +39,9 @@ def post(client, article, ip=None, **fields):
     n = next(_addresses)
     ip = ip or f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
     return client.post(
-        reverse("comments:post", args=[article.pk]), form_data(**fields), REMOTE_ADDR=ip
+        reverse("comments:post", args=[article.pk]),
+        form_data(article, **fields),
+        REMOTE_ADDR=ip,
     )
 
 

@@ -32,7 +32,7 @@ def test_a_comment_from_a_cached_page_approved_by_an_editor_reaches_readers(
     assert "csrfmiddlewaretoken" not in page.text
     response = reader.post(
         f"/comments/post/{article.pk}/",
-        form_data(comment="Posted from a cached page"),
+        form_data(article, comment="Posted from a cached page"),
         REMOTE_ADDR="192.0.2.80",
     )
     assert response.status_code == 303

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core import signing
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -14,9 +14,13 @@ from hypothesis import strategies as st
 
 from articles.models import Article
 from comments import services
-from comments.forms import TIMESTAMP_SALT
 from comments.models import Comment, ModerationPhrase
-from tests.comments_helpers import confirm_address_in, make_trusted, post
+from tests.comments_helpers import (
+    confirm_address_in,
+    make_trusted,
+    post,
+    signed_form_timestamp,
+)
 from tests.factories import make_article, make_comment
 
 pytestmark = pytest.mark.django_db
@@ -209,17 +213,57 @@ def test_a_filled_honeypot_goes_to_spam_and_the_bot_is_told_nothing(client):
 
 
 def test_a_form_sent_within_seconds_goes_to_spam(client):
-    fast = signing.dumps(int(time.time()), salt=TIMESTAMP_SALT)
-    post(client, make_article(), ts=fast)
+    article = make_article()
+    fast = signed_form_timestamp(article, shown=int(time.time()))
+    post(client, article, ts=fast)
     assert Comment.objects.get().status == Comment.Status.SPAM
 
 
 def test_a_form_shown_days_ago_goes_to_spam(client, settings):
-    old = signing.dumps(
-        int(time.time()) - settings.COMMENTS_FORM_MAX_AGE - 1, salt=TIMESTAMP_SALT
+    article = make_article()
+    old = signed_form_timestamp(
+        article, shown=int(time.time()) - settings.COMMENTS_FORM_MAX_AGE - 1
     )
-    post(client, make_article(), ts=old)
+    post(client, article, ts=old)
     assert Comment.objects.get().status == Comment.Status.SPAM
+
+
+def test_a_form_shown_on_another_article_goes_to_spam(client):
+    elsewhere = make_article()
+    ts = signed_form_timestamp(elsewhere, shown=int(time.time()) - 60)
+    post(client, make_article(), ts=ts)
+    assert Comment.objects.get().status == Comment.Status.SPAM
+    assert "another article" in Comment.objects.get().moderation_reason
+
+
+def test_one_form_counts_for_one_comment_from_each_ip(client):
+    article = make_article()
+    ts = signed_form_timestamp(article, shown=int(time.time()) - 60)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        for n in range(3):
+            post(client, article, ip="192.0.2.70", ts=ts, comment=f"Replay {n}")
+            traveller.shift(timedelta(seconds=20))  # past the flood limit
+        # Another reader of the same cached page has a form of their own.
+        post(client, article, ip="192.0.2.71", ts=ts, comment="Another reader")
+    statuses = dict(Comment.objects.values_list("text", "status"))
+    assert statuses == {
+        "Replay 0": Comment.Status.PENDING,
+        "Replay 1": Comment.Status.SPAM,
+        "Replay 2": Comment.Status.SPAM,
+        "Another reader": Comment.Status.PENDING,
+    }
+
+
+def test_a_refused_comment_does_not_use_up_the_form(client):
+    article = make_article()
+    make_comment(article, text="Same words.")
+    ts = signed_form_timestamp(article, shown=int(time.time()) - 60)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        refused = post(client, article, ip="192.0.2.72", ts=ts, comment="Same words.")
+        assert refused.status_code == 400
+        traveller.shift(timedelta(seconds=20))
+        post(client, article, ip="192.0.2.72", ts=ts, comment="My own words.")
+    assert Comment.objects.get(text="My own words.").status == Comment.Status.PENDING
 
 
 @pytest.mark.parametrize("ts", ["", "12345", "bad:signature"])

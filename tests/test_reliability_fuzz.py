@@ -49,7 +49,7 @@ def _post(client, article, **fields):
         "url": "",
         "comment": "A fair point about the ferry.",
         "homepage": "",
-        "ts": form_timestamp(),
+        "ts": form_timestamp(article.pk),
         **fields,
     }
     n = next(_addresses)

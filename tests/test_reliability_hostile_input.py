@@ -288,7 +288,7 @@ def _post_payloads_as_comments(client, article) -> dict[int, int]:
                 "url": "",
                 "comment": payload,
                 "homepage": "",
-                "ts": form_timestamp(),
+                "ts": form_timestamp(article.pk),
             },
             REMOTE_ADDR=f"10.20.{number // 250}.{number % 250 + 1}",
         )

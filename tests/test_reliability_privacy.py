@@ -124,7 +124,7 @@ def test_no_public_page_feed_or_sitemap_shows_a_commenters_address(settings):
                     "remember": "yes",
                     "notify": "yes",
                     "homepage": "",
-                    "ts": form_timestamp(),
+                    "ts": form_timestamp(article.pk),
                 },
                 REMOTE_ADDR=f"10.30.{len(commenters)}.{articles.index(article) + 1}",
             )

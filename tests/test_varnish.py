@@ -107,7 +107,7 @@ def post_comment(reader: Reader, article, **fields) -> Response:
     """Post the article's comment form through the cache, with the form's token
     when the page has one."""
     page = reader.get(article.get_absolute_url())
-    data = form_data(**fields)
+    data = form_data(article, **fields)
     if 'name="csrfmiddlewaretoken"' in page.text:
         token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1]
         data["csrfmiddlewaretoken"] = token.split('"', 1)[0]
