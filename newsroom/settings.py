@@ -349,8 +349,40 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Uploaded images: on the local disk by default, served by the app itself
+# (newsroom/media.py). MEDIA_STORAGE=s3 keeps them in an S3-compatible bucket
+# instead, which several app servers need (docs/deployment.md). boto3 reads the
+# credentials itself: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the machine's role.
+MEDIA_STORAGE = envstr("MEDIA_STORAGE", "local")
+if MEDIA_STORAGE == "local":
+    MEDIA_STORAGE_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    if not envstr("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    MEDIA_STORAGE_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("AWS_STORAGE_BUCKET_NAME"),
+            "region_name": envstr("AWS_S3_REGION_NAME") or None,
+            # Any S3-compatible service: MinIO, Cloudflare R2, Backblaze B2...
+            "endpoint_url": envstr("AWS_S3_ENDPOINT_URL") or None,
+            # The CDN or bucket domain in image addresses, e.g. media.example.com.
+            "custom_domain": envstr("AWS_S3_CUSTOM_DOMAIN") or None,
+            # Plain public addresses, the same for every reader and cacheable.
+            "querystring_auth": False,
+            "file_overwrite": False,
+            # Stored names carry a hash of the content: never changed in place.
+            "object_parameters": {
+                "CacheControl": "public, max-age=31536000, immutable"
+            },
+        },
+    }
+else:
+    raise ImproperlyConfigured(
+        f"MEDIA_STORAGE must be local or s3, not {MEDIA_STORAGE!r}."
+    )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE_BACKEND,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
