@@ -118,6 +118,12 @@ class LatestArticlesFeed(Feed):
     def item_pubdate(self, item):
         return item.published_at
 
+    def item_comments(self, item):
+        """RSS <comments>: where readers discuss the article, if they may."""
+        if not (item.comments_enabled or item.comment_count):
+            return None
+        return self._absolute(item.get_absolute_url() + "#comments")
+
     def item_updateddate(self, item):
         return item.updated_at
 

@@ -7,6 +7,7 @@ app_name = "comments"
 
 urlpatterns = [
     path("post/<int:article_id>/", views.post_comment, name="post"),
+    path("feed/", require_safe(feeds.LatestCommentsFeed()), name="latest_feed"),
     path("feed/<slug:slug>/", require_safe(feeds.ArticleCommentsFeed()), name="feed"),
     path(
         "follow-ups/confirm/<str:token>/",

@@ -82,3 +82,76 @@ def test_a_noncharacter_in_a_stored_comment_leaves_the_feed_readable(client):
     assert response.status_code == 200
     (item,) = ET.fromstring(response.content).findall("./channel/item")
     assert item.findtext("description") == "<p>Fine words</p>"
+
+
+# The whole site's comments feed
+
+
+def test_the_site_comments_feed_lists_approved_comments_newest_first(client):
+    import xml.etree.ElementTree as ET
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first = make_article(title="Reservoir levels")
+    second = make_article(title="Bridge reopens")
+    draft = make_article(status=Article.Status.DRAFT, published_at=None)
+    now = timezone.now()
+    make_comment(first, author_name="Ani", text="Older", created_at=now - timedelta(2))
+    newer = make_comment(
+        second,
+        author_name="Narek",
+        author_email="narek@example.org",
+        text="Newer",
+        created_at=now - timedelta(1),
+    )
+    make_comment(first, status="pending", text="Still pending")
+    make_comment(second, status="spam", text="Spam words")
+    make_comment(draft, text="On a draft")
+
+    response = client.get("/comments/feed/")
+
+    assert response.status_code == 200
+    items = ET.fromstring(response.content).findall("./channel/item")
+    assert [item.findtext("title") for item in items] == [
+        "Narek on “Bridge reopens”",
+        "Ani on “Reservoir levels”",
+    ]
+    assert items[0].findtext("description") == "<p>Newer</p>"
+    link = items[0].findtext("link")
+    assert link.endswith(f"{second.get_absolute_url()}#comment-{newer.pk}")
+    body = response.content.decode()
+    assert "Still pending" not in body and "On a draft" not in body
+    assert "@" not in body.split("<item>", 1)[1]
+
+
+def test_the_site_comments_feed_costs_the_same_for_many_articles(
+    client, django_assert_max_num_queries
+):
+    for _ in range(8):
+        make_comment(make_article())
+    with django_assert_max_num_queries(4):
+        client.get("/comments/feed/")
+
+
+def test_the_article_page_head_links_its_comments_feed(client):
+    article = make_article()
+    head = client.get(article.get_absolute_url()).text.split("</head>")[0]
+    assert (
+        f'<link rel="alternate" type="application/rss+xml" '
+        f'title="Comments on “{article.title}” (RSS)" '
+        f'href="/comments/feed/{article.slug}/">'
+    ) in head
+
+
+def test_main_feed_items_link_their_comments(client, settings):
+    import xml.etree.ElementTree as ET
+
+    open_article = make_article()
+    make_article(comments_enabled=False)
+    items = ET.fromstring(client.get("/feed/").content).findall("./channel/item")
+    comments = [item.findtext("comments") for item in items]
+    assert sorted(comments, key=str) == sorted(
+        [None, f"{settings.SITE_URL}{open_article.get_absolute_url()}#comments"],
+        key=str,
+    )

@@ -45,6 +45,7 @@ def public_urls(article):
         "/tag/chess/feed/atom/",
         "/author/levon/feed/",
         "/author/levon/feed/atom/",
+        "/comments/feed/",
         "/comments/feed/story/",
         "/sitemap.xml",
         "/sitemap-news.xml",

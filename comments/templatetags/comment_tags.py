@@ -13,6 +13,12 @@ def comment_section(context, article):
     return section_context(context.get("request"), article)
 
 
+@register.inclusion_tag("comments/feed_link.html")
+def comments_feed_link(article):
+    """The <link rel="alternate"> to the article's comments feed, for its <head>."""
+    return {"article": article}
+
+
 @register.simple_tag
 def comment_count_label(article) -> str:
     """ "3 Comments" for listings, from the denormalised count (no query)."""
