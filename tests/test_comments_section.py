@@ -353,10 +353,10 @@ class _TagCollector(HTMLParser):
         min_size=1,
         max_size=120,
     ).filter(str.strip),
-    # Saved directly, past the form that refuses NUL (which PostgreSQL cannot
-    # store in a text column); lone surrogates cannot be encoded for any database.
+    # Saved directly, past the form; any name the model accepts (one line of
+    # visible text: no control, format or unassigned characters, no line breaks).
     name=st.text(
-        alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]),
+        alphabet=st.characters(exclude_categories=["Cc", "Cf", "Cs", "Cn", "Zl", "Zp"]),
         min_size=1,
         max_size=40,
     ).filter(str.strip),
