@@ -94,3 +94,25 @@ def test_an_image_is_not_modified_since_it_was_stored(client, article):
     response = client.get(url, headers={"if-modified-since": last_modified})
 
     assert response.status_code == 304
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [(2400, 1600), (1200, 20000), (300, 200)])
+def test_json_ld_and_og_image_give_the_size_of_the_file_they_point_to(client, size):
+    article = make_article(
+        image=ContentFile(jpeg(size), name="harbour.jpg"), image_alt="Harbour"
+    )
+    html = client.get(article.get_absolute_url()).content.decode()
+    json_ld = re.search(
+        r'<script type="application/ld\+json"[^>]*>(.*?)</script>', html
+    )
+    image = json.loads(json_ld[1])["image"]
+    og = dict(
+        re.findall(r'<meta property="og:image(?::(\w+))?" content="([^"]+)"', html)
+    )
+
+    assert og[""] == image["url"]
+    served = client.get(urlsplit(image["url"]).path)
+    real_size = Image.open(io.BytesIO(b"".join(served.streaming_content))).size
+    assert (image["width"], image["height"]) == real_size
+    assert (int(og["width"]), int(og["height"])) == real_size

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from articles.fragments import cached_fragment
+from articles.images import rendition_size
 from articles.models import Article, Category
 from articles.validators import strip_xml_illegal
 
@@ -52,16 +53,26 @@ def image_sources(article: Article) -> dict:
     renditions = sorted(
         (int(width), name) for width, name in (article.image_renditions or {}).items()
     )
+    width, height = article.image_width, article.image_height
+    largest = {"url": article.image.url, "width": width, "height": height}
+    if renditions:
+        # Social cards and structured data get the largest rendition, with its
+        # own size: a crawler may check it against the file.
+        largest_width, name = renditions[-1]
+        largest["url"] = default_storage.url(name)
+        largest["width"], largest["height"] = (
+            rendition_size(width, height, largest_width)
+            if width and height
+            else (None, None)
+        )
     return {
         "src": article.image.url,
         "webp_srcset": ", ".join(
             f"{default_storage.url(name)} {width}w" for width, name in renditions
         ),
-        "largest": default_storage.url(renditions[-1][1])
-        if renditions
-        else article.image.url,
-        "width": article.image_width,
-        "height": article.image_height,
+        "largest": largest,
+        "width": width,
+        "height": height,
     }
 
 
@@ -183,13 +194,11 @@ def article_structured_data(article: Article, authors) -> dict:
         data["dateline"] = article.dateline
     image = image_sources(article)
     if image:
-        data["image"] = {
-            "@type": "ImageObject",
-            "url": absolute_url(image["largest"]),
-        }
-        if image["width"] and image["height"]:
-            data["image"]["width"] = image["width"]
-            data["image"]["height"] = image["height"]
+        largest = image["largest"]
+        data["image"] = {"@type": "ImageObject", "url": absolute_url(largest["url"])}
+        if largest["width"] and largest["height"]:
+            data["image"]["width"] = largest["width"]
+            data["image"]["height"] = largest["height"]
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
