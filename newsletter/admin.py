@@ -333,9 +333,12 @@ class IssueAdmin(admin.ModelAdmin):
             # Sent or sending already: there is nothing left to confirm.
             self.message_user(request, "This issue is already being sent or was sent.")
             return redirect("admin:newsletter_issue_progress", issue.pk)
+        recipients = Subscriber.objects.filter(
+            status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter
+        ).count()
         if request.method == "POST":
             try:
-                total = services.start_sending(issue=issue, user=request.user)
+                services.request_sending(issue=issue, user=request.user)
             except ValidationError as error:
                 self.message_user(request, error.message, messages.ERROR)
                 return redirect(self._change_url(issue))
@@ -344,14 +347,11 @@ class IssueAdmin(admin.ModelAdmin):
                 ngettext(
                     "Sending to %(total)d subscriber.",
                     "Sending to %(total)d subscribers.",
-                    total,
+                    recipients,
                 )
-                % {"total": total},
+                % {"total": recipients},
             )
             return redirect("admin:newsletter_issue_progress", issue.pk)
-        recipients = Subscriber.objects.filter(
-            status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter
-        ).count()
         return TemplateResponse(
             request,
             "admin/newsletter/issue/send_confirm.html",
@@ -401,6 +401,11 @@ class IssueAdmin(admin.ModelAdmin):
         if progress.eta_seconds is not None:
             finish_at = timezone.now() + timedelta(seconds=progress.eta_seconds)
         running = {Issue.Status.SENDING, Issue.Status.PAUSED}
+        expected = None
+        if progress.status == Issue.Status.PREPARING:
+            expected = Subscriber.objects.filter(
+                status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter_id
+            ).count()
         can_send = request.user.has_perm(services.SEND_PERMISSION)
         return TemplateResponse(
             request,
@@ -413,7 +418,9 @@ class IssueAdmin(admin.ModelAdmin):
                 "progress": progress,
                 "counts": progress.counts,
                 "finish_at": finish_at,
-                "refresh": progress.status == Issue.Status.SENDING,
+                "refresh": progress.status
+                in {Issue.Status.PREPARING, Issue.Status.SENDING},
+                "expected": expected,
                 "can_pause": can_send and progress.status == Issue.Status.SENDING,
                 "can_resume": can_send
                 and (

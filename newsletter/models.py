@@ -175,9 +175,16 @@ class Subscriber(CheckedTextMixin, models.Model):
 
 class IssueQuerySet(models.QuerySet):
     def on_the_web(self):
-        """Issues whose sending has started: each has a public web version, the
-        "view in browser" link of its email."""
-        return self.filter(started_at__isnull=False)
+        """Issues that are being mailed or were: each has a public web version,
+        the "view in browser" link of its email."""
+        return self.filter(
+            status__in=[
+                Issue.Status.SENDING,
+                Issue.Status.PAUSED,
+                Issue.Status.CANCELLED,
+                Issue.Status.SENT,
+            ]
+        )
 
     def archived(self):
         """The issues of the public archive: those that went out. A cancelled
@@ -202,6 +209,9 @@ class Issue(CheckedTextMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
+        # Its send started: a task is writing one delivery per recipient, and
+        # workers take nothing from it until that is done.
+        PREPARING = "preparing", "Listing recipients"
         SENDING = "sending", "Sending"
         # An operator stopped the send for now; resume_send() carries on.
         PAUSED = "paused", "Paused"

@@ -12,7 +12,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.tasks import task_backends
 from django.utils import timezone
 
@@ -179,20 +179,47 @@ def _create_deliveries(issue: Issue) -> int:
         last_id = chunk[-1]
 
 
-def start_sending(*, issue: Issue, user=None) -> int:
-    """Freeze the issue's content, create every delivery, and queue the batch
-    tasks. `user` None means the system (daily digest, a due schedule).
-    Returns the number of recipients."""
+def request_sending(*, issue: Issue, user) -> None:
+    """ "Send now" from the admin. The issue leaves the editable states at once
+    and a task (tasks.start_sending_issue) lists its recipients and starts the
+    send, so the request returns before the 100,000th delivery is written."""
+    from .tasks import start_sending_issue
+
     check_can_send(user)
     with transaction.atomic():
         issue = Issue.objects.select_for_update().get(pk=issue.pk)
         if not issue.is_editable:
             raise ValidationError("This issue is already being sent or was sent.")
+        # Refused here, while the editor is looking, rather than in the task.
         issue.rendered_html, issue.rendered_text = render_issue(issue)
         check_can_be_mailed(issue)
-        issue.status = Issue.Status.SENDING
-        issue.started_at = timezone.now()
+        issue.status = Issue.Status.PREPARING
         issue.sent_by = user
+        issue.save(update_fields=["status", "sent_by"])
+    start_sending_issue.enqueue(issue.pk)
+
+
+def start_sending(*, issue: Issue, user=None) -> int:
+    """Freeze the issue's content, create every delivery, and queue the batch
+    tasks. `user` None means the system (daily digest, a due schedule, the task
+    of request_sending). Returns the number of recipients.
+
+    The deliveries are written a chunk per commit while the issue is
+    "preparing", so the progress page counts them as they come and no worker
+    takes any. Running this again on a preparing issue (after a crash) carries
+    on: a delivery that exists is not written twice."""
+    check_can_send(user)
+    startable = [Issue.Status.DRAFT, Issue.Status.SCHEDULED, Issue.Status.PREPARING]
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().get(pk=issue.pk)
+        if issue.status not in startable:
+            raise ValidationError("This issue is already being sent or was sent.")
+        issue.rendered_html, issue.rendered_text = render_issue(issue)
+        check_can_be_mailed(issue)
+        issue.status = Issue.Status.PREPARING
+        issue.started_at = timezone.now()
+        if user is not None:
+            issue.sent_by = user
         issue.save(
             update_fields=[
                 "rendered_html",
@@ -202,7 +229,10 @@ def start_sending(*, issue: Issue, user=None) -> int:
                 "sent_by",
             ]
         )
-        total = _create_deliveries(issue)
+    total = _create_deliveries(issue)
+    Issue.objects.filter(pk=issue.pk, status=Issue.Status.PREPARING).update(
+        status=Issue.Status.SENDING
+    )
     logger.info("Issue %s: sending to %s subscribers", issue.pk, total)
     enqueue_batches(issue_id=issue.pk, count=total)
     if not total:
@@ -295,9 +325,14 @@ def send_due_issues() -> list[Issue]:
     """Start every scheduled issue whose time has come (the scheduled task does
     this by itself; this is the fallback for `send_issue --due` from cron)."""
     started = []
-    for issue in Issue.objects.filter(
-        status=Issue.Status.SCHEDULED, send_at__lte=timezone.now()
-    ):
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_AFTER)
+    due = Q(status=Issue.Status.SCHEDULED, send_at__lte=now)
+    # "Send now" whose listing task has not run, or died part-way.
+    unlisted = Q(status=Issue.Status.PREPARING) & (
+        Q(started_at__isnull=True) | Q(started_at__lt=stale)
+    )
+    for issue in Issue.objects.filter(due | unlisted):
         try:
             start_sending(issue=issue)
         except ValidationError:

@@ -8,6 +8,7 @@ one-off emails (confirmation, welcome) on the default queue.
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.tasks import task, task_backends
 from django.template.loader import render_to_string
@@ -71,6 +72,26 @@ def send_scheduled_issue(issue_id: int) -> bool:
         return False
     services.start_sending(issue=issue)
     return True
+
+
+@task(queue_name="newsletter")
+def start_sending_issue(issue_id: int) -> int:
+    """List the recipients of an issue an editor sent ("Send now") and start
+    its send; returns how many. Nothing if it was started meanwhile (by
+    `send_issue --due`, say)."""
+    issue = Issue.objects.filter(pk=issue_id, status=Issue.Status.PREPARING).first()
+    if issue is None:
+        return 0
+    try:
+        return services.start_sending(issue=issue)
+    except ValidationError as error:
+        # Started meanwhile, or (changed since the click) it cannot be mailed:
+        # then it goes back to the editor as a draft.
+        if Issue.objects.filter(
+            pk=issue_id, status=Issue.Status.PREPARING, started_at__isnull=True
+        ).update(status=Issue.Status.DRAFT):
+            logger.error("Issue %s not sent: %s", issue_id, "; ".join(error.messages))
+        return 0
 
 
 @task(queue_name="newsletter")

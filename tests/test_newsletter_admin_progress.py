@@ -10,6 +10,7 @@ import time_machine
 from django.apps import apps
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.tasks import default_task_backend
 from django.urls import reverse
 from django.utils import timezone
 
@@ -213,3 +214,91 @@ def test_a_finished_send_offers_no_controls(client, editor):
     assert "Stalled" not in page
     for label in ['value="Pause"', 'value="Resume"', "Cancel the send"]:
         assert label not in page
+
+
+# "Send now" lists the recipients in a task -----------------------------------
+
+QUEUED_TASKS = {
+    "default": {
+        "BACKEND": "django.tasks.backends.dummy.DummyBackend",
+        "QUEUES": ["default", "newsletter"],
+    }
+}
+
+
+def test_send_now_returns_before_any_delivery_is_written(client, editor, settings):
+    settings.TASKS = QUEUED_TASKS
+    newsletter = make_newsletter()
+    for _ in range(3):
+        make_subscriber(newsletter)
+    issue = make_issue(newsletter, articles=[make_article()])
+    client.force_login(editor)
+
+    response = client.post(url("send", issue), follow=True)
+
+    assert "Sending to 3 subscribers." in response.content.decode()
+    assert "Waiting for a worker to list the recipients" in response.content.decode()
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.PREPARING
+    assert issue.sent_by == editor
+    assert not issue.deliveries.exists()
+    [queued] = default_task_backend.results
+    assert queued.task.name == "start_sending_issue"
+    assert queued.args == [issue.pk]
+    # Not editable, not sendable again while it is listed.
+    assert client.get(url("send", issue)).status_code == 302
+    assert not Issue.objects.on_the_web().exists()
+
+
+def test_the_listing_task_writes_the_deliveries_and_starts_the_send(
+    client, editor, settings
+):
+    from newsletter.tasks import start_sending_issue
+
+    settings.TASKS = QUEUED_TASKS
+    newsletter = make_newsletter()
+    for _ in range(3):
+        make_subscriber(newsletter)
+    issue = make_issue(newsletter, articles=[make_article()])
+    client.force_login(editor)
+    client.post(url("send", issue))
+
+    assert start_sending_issue.call(issue.pk) == 3
+
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENDING
+    assert issue.deliveries.filter(status=Delivery.Status.PENDING).count() == 3
+    assert start_sending_issue.call(issue.pk) == 0  # a second run does nothing
+
+
+def test_the_progress_page_counts_recipients_as_they_are_listed(client, editor):
+    issue = sending_issue(pending=2)
+    make_subscriber(issue.newsletter)  # confirmed, not listed yet
+    Issue.objects.filter(pk=issue.pk).update(status=Issue.Status.PREPARING)
+    client.force_login(editor)
+
+    page = client.get(url("progress", issue)).content.decode()
+
+    assert "Listing the recipients: <strong>2</strong> of about 3 so far." in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_a_listing_that_died_part_way_is_finished_by_send_issue_due(settings):
+    from newsletter import services
+
+    issue = sending_issue(pending=2)
+    newsletter = issue.newsletter
+    unlisted = make_subscriber(newsletter)
+    Issue.objects.filter(pk=issue.pk).update(
+        status=Issue.Status.PREPARING,
+        started_at=timezone.now()
+        - timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_AFTER + 60),
+    )
+
+    services.send_due_issues()
+
+    issue.refresh_from_db()
+    assert issue.status == Issue.Status.SENT
+    assert issue.deliveries.count() == 3
+    assert issue.deliveries.filter(subscriber=unlisted).exists()
+    assert len(mail.outbox) == 3
