@@ -95,8 +95,8 @@ bench: install wrk varnish
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Part of `make test`: the benchmark still runs end to end (small dataset, 1-second
-# loads, about 45 s). Timings never fail it; a crash, a failed request or a lost or
-# doubled newsletter email does.
+# loads, about a minute). Timings never fail it; a crash, a failed request, a change
+# that never shows through Varnish or a lost or doubled newsletter email does.
 bench-smoke: install wrk varnish
 	$(BIN)/python bench/run.py --quick --duration 1 --repeat 1 --connections 16 \
 		--newsletter-seconds 5 --strict
