@@ -33,7 +33,9 @@ _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 # Confirmation links carry a comment id. (Links made before carried the address,
 # under another salt; those now fail their signature and show the invalid page.)
 CONFIRM_SALT = "comments.confirm-address"
-STOP_SALT = "comments.follow-up.stop"
+# Stop links carry the FollowUpAddress id, never the address. (Those that carried
+# the address, under "comments.follow-up.stop", now show the invalid page.)
+STOP_SALT = "comments.follow-up.stop-address"
 NOTICE_SENT_KEY = "comments:moderator-notice:sent"
 NOTICE_DEFERRED_KEY = "comments:moderator-notice:deferred"
 # Why a comment from a known name and address waits: see _decide().
@@ -399,14 +401,21 @@ def send_moderator_notice() -> int:
 # Follow-up emails --------------------------------------------------------------
 
 
-def follow_up_token(email: str, *, salt: str) -> str:
-    return signing.dumps(email, salt=salt, compress=False)
+def stop_token(address: FollowUpAddress) -> str:
+    return signing.dumps(address.pk, salt=STOP_SALT)
 
 
-def read_follow_up_token(token: str, *, salt: str, max_age: int | None = None) -> str:
-    """The email address in a token, or signing.BadSignature (or its subclass
-    SignatureExpired)."""
-    return signing.loads(token, salt=salt, max_age=max_age)
+def read_stop_token(token: str) -> FollowUpAddress | None:
+    """The address a stop link was made for; None for a forged or old link, or an
+    address that is gone. A stop link never expires (one click must keep working
+    from an old email)."""
+    try:
+        address_id = signing.loads(token, salt=STOP_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(address_id, int):
+        return None
+    return FollowUpAddress.objects.filter(pk=address_id).first()
 
 
 def confirmation_token(comment: Comment) -> str:
@@ -514,13 +523,13 @@ def send_reply_notifications(*, comment_ids: list[int]) -> int:
         email = reply.parent.author_email
         if email == reply.author_email:
             continue
-        confirmed = FollowUpAddress.objects.filter(
+        address = FollowUpAddress.objects.filter(
             email=email, confirmed_at__isnull=False
-        ).exists()
-        if not confirmed:
+        ).first()
+        if address is None:
             continue
         stop_url = settings.SITE_URL + reverse(
-            "comments:stop_follow_ups", args=[follow_up_token(email, salt=STOP_SALT)]
+            "comments:stop_follow_ups", args=[stop_token(address)]
         )
         body = render_to_string(
             "comments/email/reply_notification.txt",

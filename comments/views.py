@@ -166,11 +166,10 @@ def confirm_address(request, token):
 @require_http_methods(["GET", "POST"])
 def stop_follow_ups(request, token):
     """One click stops: the link in every notification, and List-Unsubscribe-Post."""
-    try:
-        email = services.read_follow_up_token(token, salt=services.STOP_SALT)
-    except signing.BadSignature:
+    address = services.read_stop_token(token)
+    if address is None:
         return render(
             request, "comments/stop_follow_ups.html", {"invalid": True}, status=400
         )
-    services.stop_follow_ups(email=email)
+    services.stop_follow_ups(email=address.email)
     return render(request, "comments/stop_follow_ups.html", {})

@@ -142,7 +142,7 @@ def send_confirmation_email(subscriber_id: int) -> None:
         subject=f"Please confirm your subscription to {settings.SITE_NAME}",
         template="confirm",
         context={
-            "confirm_url": confirm_url(subscriber.pk, subscriber.email),
+            "confirm_url": confirm_url(subscriber.pk),
             "newsletters": list(subscriber.newsletters.all()),
             "valid_days": max(1, settings.NEWSLETTER_CONFIRM_MAX_AGE // 86400),
         },

@@ -10,7 +10,10 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-CONFIRM_SALT = "newsletter.confirm"
+# Links carry the subscriber's id, never the address: a signed value is only
+# base64, readable by anyone who sees the URL in a log. (Links that carried the
+# address were signed with "newsletter.confirm"; they now show the invalid page.)
+CONFIRM_SALT = "newsletter.confirm-subscriber"
 MANAGE_SALT = "newsletter.manage"
 
 
@@ -22,19 +25,23 @@ class ExpiredToken(InvalidToken):
     """The link was genuine but is too old."""
 
 
-def make_confirm_token(subscriber_id: int, email: str) -> str:
-    return signing.dumps({"id": subscriber_id, "email": email}, salt=CONFIRM_SALT)
+def make_confirm_token(subscriber_id: int) -> str:
+    return signing.dumps(subscriber_id, salt=CONFIRM_SALT)
 
 
-def read_confirm_token(token: str) -> dict:
+def read_confirm_token(token: str) -> int:
+    """The subscriber id in a confirmation link."""
     try:
-        return signing.loads(
+        subscriber_id = signing.loads(
             token, salt=CONFIRM_SALT, max_age=settings.NEWSLETTER_CONFIRM_MAX_AGE
         )
     except signing.SignatureExpired:
         raise ExpiredToken from None
     except signing.BadSignature:
         raise InvalidToken from None
+    if not isinstance(subscriber_id, int):
+        raise InvalidToken
+    return subscriber_id
 
 
 _manage_signer = signing.Signer(salt=MANAGE_SALT)
@@ -55,8 +62,8 @@ def absolute(path: str) -> str:
     return settings.SITE_URL + path
 
 
-def confirm_url(subscriber_id: int, email: str) -> str:
-    token = make_confirm_token(subscriber_id, email)
+def confirm_url(subscriber_id: int) -> str:
+    token = make_confirm_token(subscriber_id)
     return absolute(reverse("newsletter:confirm", args=[token]))
 
 

@@ -141,12 +141,12 @@ def _invalid_link(request, *, expired: bool):
 def confirm(request, token):
     """GET shows a button (mail scanners follow links); POST confirms."""
     try:
-        data = read_confirm_token(token)
+        subscriber_id = read_confirm_token(token)
     except ExpiredToken:
         return _invalid_link(request, expired=True)
     except InvalidToken:
         return _invalid_link(request, expired=False)
-    subscriber = Subscriber.objects.filter(pk=data["id"], email=data["email"]).first()
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriber.status not in {
         Subscriber.Status.PENDING,
         Subscriber.Status.CONFIRMED,

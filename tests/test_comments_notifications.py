@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
-from django.core import mail
+from django.core import mail, signing
 from django.core.cache import cache
 from django.tasks import task_backends
 from django.test import override_settings
@@ -263,6 +263,35 @@ def test_the_stop_link_accepts_a_one_click_post_without_a_csrf_token(client):
     )
     assert response.status_code == 200
     assert not Comment.objects.filter(notify_replies=True).exists()
+
+
+def test_the_stop_link_carries_an_id_not_the_address():
+    reply = reply_setup(confirmed=True)
+    services.moderate(comments=[reply], status=Comment.Status.APPROVED)
+    stop = next(link for link in links_in(notices()[0]) if "/stop/" in link)
+    token = stop.rstrip("/").rsplit("/", 1)[1]
+    address = FollowUpAddress.objects.get(email="parent@example.org")
+    assert signing.loads(token, salt=services.STOP_SALT) == address.pk
+
+
+def test_the_confirmation_link_carries_a_comment_id_not_the_address(client):
+    token = confirm_link(client).rstrip("/").rsplit("/", 1)[1]
+    comment = Comment.objects.get()
+    assert signing.loads(token, salt=services.CONFIRM_SALT) == comment.pk
+
+
+@pytest.mark.parametrize(
+    "salt", ["comments.follow-up.stop", "comments.follow-up.confirm"]
+)
+def test_an_old_link_that_carried_the_address_shows_the_invalid_page(client, salt):
+    reply_setup(confirmed=True)
+    token = signing.dumps("parent@example.org", salt=salt, compress=False)
+    kind = "stop" if salt.endswith("stop") else "confirm"
+    for method in (client.get, client.post):
+        response = method(f"/comments/follow-ups/{kind}/{token}/")
+        assert response.status_code == 400
+        assert "not valid" in response.text
+    assert Comment.objects.filter(notify_replies=True).exists()
 
 
 def test_a_forged_stop_link_changes_nothing(client):
