@@ -1,29 +1,36 @@
 """
-Newsletter sending speed: one issue to every subscriber, through an SMTP sink in
-another process, with one and then two `manage.py db_worker` processes on
-PostgreSQL. Reports emails per second, each worker's peak memory and the CPU
-per email of the workers and of the sink (the two cores are shared by the
-workers, the sink, PostgreSQL and anything else running).
+Newsletter sending speed, memory and exactly-once: one issue to every subscriber,
+through a stock aiosmtpd sink in another process (bench/smtp_sink.py), with
+`manage.py db_worker` processes on PostgreSQL.
+
+Four runs, side by side in one process:
+
+1. smtplib: a bare smtplib loop handing pre-built messages of the issue to the
+   sink over one connection. The ceiling of what the sink accepts.
+2. one worker: the real send. Its budget is >= 0.8 of the smtplib rate.
+3. two workers: reported, no budget.
+4. two workers, one SIGKILLed a third of the way in and replaced, with
+   `send_issue --due` run every few seconds as cron would: the whole send, to
+   the end, checked at the sink for lost and doubled emails.
 
 run.py calls measure(), which runs this file in a process of its own (its Django is
 configured for the newsletter's database, not the page benchmark's).
 
     python bench/newsletter.py --database-url postgres://.../newsroom_bench \
-        --subscribers 100000 [--reuse]
+        --subscribers 100000 --out /tmp/newsletter.json [--reuse]
 
 Emails per second is the steady rate the sink saw: messages after the first,
-divided by the time from the first to the last. "seconds" is the whole send, from
-starting the workers to the last message (it includes their start-up). A send that
-has not finished after --seconds is stopped there and measured over what arrived:
-at the budget's 250 emails/s, 100,000 subscribers would take almost seven minutes
-per run.
+divided by the time from the first to the last. Runs 1-3 stop after --seconds
+and are measured over what arrived.
 """
 
 import argparse
 import contextlib
+import email.policy
 import json
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -62,6 +69,8 @@ def measure(args, size, workdir: Path, notes: list) -> list[dict]:
     command = [
         sys.executable,
         str(Path(__file__)),
+        "--kill-timeout",
+        str(max(600, args.newsletter_seconds * 10)),
         "--database-url",
         url,
         "--subscribers",
@@ -154,6 +163,152 @@ def _settle_database() -> None:
             cursor.execute("CHECKPOINT")
 
 
+def _start_worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--queue-name", "newsletter"]
+        + ["--no-startup-delay", "--no-reload", "--interval", "0.2", "-v", "0"]
+        + ["--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _steady_rate(status: dict) -> float | None:
+    messages = status["messages"]
+    if messages > 1 and status["last"] > status["first"]:
+        return (messages - 1) / (status["last"] - status["first"])
+    return None
+
+
+def run_smtplib(window: float, workdir: Path) -> dict:
+    """The sink's ceiling: pre-built messages of the issue (the same bytes
+    Django's SMTP backend would send), handed over by a bare smtplib loop on
+    one connection for `window` seconds."""
+    from django.conf import settings
+
+    from newsletter.models import Subscriber
+    from newsletter.sending import IssueMail
+
+    issue = _prepare_issue()
+    mail = IssueMail.for_issue(issue)
+    sender = settings.NEWSLETTER_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">")
+    people = (
+        Subscriber.objects.filter(
+            status=Subscriber.Status.CONFIRMED, newsletters=issue.newsletter_id
+        )
+        .order_by("id")
+        .values_list("id", "email")[:500]
+    )
+    messages = [
+        (address, mail.message_for(pk, address).message(policy=email.policy.SMTP))
+        for pk, address in people
+    ]
+    messages = [(address, message.as_bytes()) for address, message in messages]
+    with SinkProcess(workdir) as sink:
+        cpu = time.process_time()
+        deadline = time.monotonic() + window
+        sent = 0
+        with smtplib.SMTP("127.0.0.1", sink.port) as smtp:
+            while time.monotonic() < deadline:
+                address, raw = messages[sent % len(messages)]
+                smtp.sendmail(sender, [address], raw)
+                sent += 1
+        cpu = time.process_time() - cpu
+        sink.wait_for(sent, timeout=5)
+        status = sink.status()
+    rate = _steady_rate(status)
+    return {
+        "run": "smtplib",
+        "workers": 0,
+        "emails": status["messages"],
+        "recipients": sent,
+        "marked_sent": sent,
+        "emails_per_second": round(rate, 1) if rate else None,
+        "worker_cpu_ms_per_email": round(cpu / max(sent, 1) * 1000, 2),
+        "load_average": [round(n, 2) for n in os.getloadavg()],
+    }
+
+
+def run_killed(env: dict, workdir: Path, timeout: float) -> dict:
+    """Two workers; one is SIGKILLed a third of the way in and replaced, and
+    `send_issue --due` runs every few seconds, as cron would. The whole send,
+    then the sink's record: who got the issue, and how often."""
+    from django.conf import settings
+    from django.db import connections
+
+    from bench.server import manage
+    from newsletter import services
+    from newsletter.models import Delivery
+
+    issue = _prepare_issue()
+    unfinished = [
+        Delivery.Status.PENDING,
+        Delivery.Status.CLAIMED,
+        Delivery.Status.SENDING,
+    ]
+    with SinkProcess(workdir, record=True) as sink:
+        recipients = services.start_sending(issue=issue, user=None)
+        connections.close_all()
+        worker_env = {
+            **env,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(sink.port),
+            "EMAIL_USE_TLS": "0",
+            # A batch takes well under this: older claims are a dead worker's.
+            "NEWSLETTER_STALE_CLAIM_AFTER": "5",
+        }
+        started = time.monotonic()
+        processes = [_start_worker(worker_env) for _ in range(2)]
+        sink.wait_for(recipients // 3, timeout=timeout)
+        processes[0].send_signal(signal.SIGKILL)
+        processes[0].wait()
+        processes.append(_start_worker(worker_env))
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            time.sleep(3)
+            manage(worker_env, "send_issue", "--due")
+            left = Delivery.objects.filter(issue=issue, status__in=unfinished).count()
+            connections.close_all()
+            if not left:
+                break
+        seconds = time.monotonic() - started
+        for process in processes[1:]:
+            process.send_signal(signal.SIGTERM)
+        for process in processes[1:]:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT)
+        sink.wait_for(sent.count(), timeout=5)
+        received = sink.recipients()
+    everyone = set(
+        Delivery.objects.filter(issue=issue).values_list("subscriber__email", flat=True)
+    )
+    in_doubt = set(
+        Delivery.objects.filter(
+            issue=issue, status=Delivery.Status.IN_DOUBT
+        ).values_list("subscriber__email", flat=True)
+    )
+    counts = issue.progress()
+    return {
+        "run": "2 workers, one killed",
+        "workers": 2,
+        "killed": 1,
+        "recipients": recipients,
+        "emails": sum(received.values()),
+        "marked_sent": counts["sent"],
+        "unfinished": sum(counts[status] for status in unfinished),
+        "seconds": round(seconds, 1),
+        "duplicates": sum(times - 1 for times in received.values() if times > 1),
+        "lost": len(everyone - set(received) - in_doubt),
+        "in_doubt": len(in_doubt),
+        "in_doubt_bound": max(1, settings.NEWSLETTER_SENDING_SLICE),
+        "strangers": len(set(received) - everyone),
+    }
+
+
 def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
     from django.db import connections
 
@@ -177,28 +332,7 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
         busy_before, all_before = _machine_jiffies()
         started = time.monotonic()
         started_wall = time.time()
-        processes = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "db_worker",
-                    "--queue-name",
-                    "newsletter",
-                    "--no-startup-delay",
-                    "--no-reload",
-                    "--interval",
-                    "0.2",
-                    "-v",
-                    "0",
-                    "--skip-checks",
-                ],
-                cwd=ROOT,
-                env=worker_env,
-                stdout=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
+        processes = [_start_worker(worker_env) for _ in range(workers)]
         peaks = {process.pid: 0.0 for process in processes}
         deadline = started + window
         while sink.status()["messages"] < recipients and time.monotonic() < deadline:
@@ -222,10 +356,9 @@ def run_send(env: dict, workers: int, window: float, workdir: Path) -> dict:
         sink.wait_for(sent, timeout=2)  # its status file lags a little
         status = sink.status()
     messages = status["messages"]
-    steady = None
-    if messages > 1 and status["last"] > status["first"]:
-        steady = (messages - 1) / (status["last"] - status["first"])
+    steady = _steady_rate(status)
     return {
+        "run": f"{workers} worker{'s' if workers > 1 else ''}",
         "workers": workers,
         "emails": messages,
         "recipients": recipients,
@@ -261,6 +394,12 @@ def main() -> None:
         default=60,
         help="stop each send after this long if it has not finished (default 60)",
     )
+    parser.add_argument(
+        "--kill-timeout",
+        type=float,
+        default=900,
+        help="give up on the send with a killed worker after this long (default 900)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -283,7 +422,13 @@ def main() -> None:
             ds.Size(articles=50, comments=0, subscribers=args.subscribers),
             log=lambda *a: None,
         )
-    rows = []
+    rows = [run_smtplib(min(args.seconds, 20), workdir)]
+    print(
+        f"  smtplib loop: {rows[0]['emails']:,} emails, "
+        f"{rows[0]['emails_per_second'] or 0:,.0f}/s, CPU per email "
+        f"{rows[0]['worker_cpu_ms_per_email']} ms in the client",
+        flush=True,
+    )
     for workers in (1, 2):
         row = run_send(env, workers, args.seconds, workdir)
         print(
@@ -303,6 +448,15 @@ def main() -> None:
                 "emails); the rest were left pending"
             )
         rows.append(row)
+    killed = run_killed(env, workdir, args.kill_timeout)
+    print(
+        f"  2 workers, one killed: {killed['emails']:,} emails for "
+        f"{killed['recipients']:,} recipients in {killed['seconds']} s, "
+        f"{killed['duplicates']} doubled, {killed['lost']} lost, "
+        f"{killed['in_doubt']} in doubt, {killed['unfinished']} unfinished",
+        flush=True,
+    )
+    rows.append(killed)
     Path(args.out).write_text(json.dumps({"rows": rows, "notes": notes}))
 
 

@@ -51,8 +51,8 @@ HOME_UNCACHED_RPS = 250
 ARTICLE_QUERIES = 10
 HOME_QUERIES = 12
 ARTICLE_WEIGHT_BYTES = 100 * 1024
-NEWSLETTER_ONE_WORKER_EPS = 250
-NEWSLETTER_SCALING = 1.6
+# One worker's rate against a bare smtplib loop to the same sink, same run.
+NEWSLETTER_SHARE_OF_SMTPLIB = 0.8
 NEWSLETTER_RSS_MB = 200
 # Issue 13: behind the shipped Varnish, pages at this share of the rate Varnish
 # serves a static file at; a change readers see through the cache within this.
@@ -708,6 +708,13 @@ def failures(results: Results) -> list[str]:
         if row["seconds"] is None
     ]
     for row in results.newsletter:
+        if row.get("killed"):
+            if row["duplicates"] or row["lost"] or row["unfinished"]:
+                problems.append(
+                    f"newsletter, {row['run']}: {row['duplicates']} emails doubled, "
+                    f"{row['lost']} lost, {row['unfinished']} never finished"
+                )
+            continue
         if row["emails"] < row["recipients"]:
             continue  # Stopped at the time limit: nothing to compare yet.
         if not row["emails"] == row["marked_sent"] == row["recipients"]:
@@ -852,32 +859,37 @@ def budgets(results: Results) -> list[tuple[str, str, str]]:
         )
     )
     rows += varnish_budgets(results)
-    by_workers = {row["workers"]: row for row in results.newsletter}
-    one = by_workers.get(1, {}).get("emails_per_second")
-    two = by_workers.get(2, {}).get("emails_per_second")
+    runs = {row.get("run"): row for row in results.newsletter}
+    bare = runs.get("smtplib", {}).get("emails_per_second")
+    one = runs.get("1 worker", {}).get("emails_per_second")
     rows.append(
         (
-            f"newsletter, 1 worker >= {NEWSLETTER_ONE_WORKER_EPS} emails/s",
-            _fmt(one, ",.0f", " emails/s"),
-            verdict(None if one is None else one >= NEWSLETTER_ONE_WORKER_EPS),
+            f"newsletter, 1 worker >= {NEWSLETTER_SHARE_OF_SMTPLIB} x a bare "
+            "smtplib loop to the same sink",
+            _fmt(one / bare if one and bare else None, ".2f", "x")
+            + (f" ({one:,.0f} / {bare:,.0f} emails/s)" if one and bare else ""),
+            verdict(
+                None
+                if not (one and bare)
+                else one >= NEWSLETTER_SHARE_OF_SMTPLIB * bare
+            ),
         )
     )
-    # The issues' words, "1.6 times that", read two ways: 1.6 times the one-worker
-    # floor, and 1.6 times what one worker measured (how well a second scales).
-    floor = NEWSLETTER_SCALING * NEWSLETTER_ONE_WORKER_EPS
+    killed = runs.get("2 workers, one killed")
     rows.append(
         (
-            f"newsletter, 2 workers >= {NEWSLETTER_SCALING} x "
-            f"{NEWSLETTER_ONE_WORKER_EPS} = {floor:.0f} emails/s",
-            _fmt(two, ",.0f", " emails/s"),
-            verdict(None if two is None else two >= floor),
-        )
-    )
-    rows.append(
-        (
-            f"newsletter, 2 workers >= {NEWSLETTER_SCALING}x one worker",
-            _fmt(two / one if one and two else None, ".2f", "x"),
-            verdict(None if not (one and two) else two >= NEWSLETTER_SCALING * one),
+            "newsletter, a worker killed mid-send: none lost, none doubled",
+            "n/a"
+            if killed is None
+            else f"{killed['lost']} lost, {killed['duplicates']} doubled, "
+            f"{killed['in_doubt']} in doubt",
+            verdict(
+                None
+                if killed is None
+                else not (
+                    killed["lost"] or killed["duplicates"] or killed["unfinished"]
+                )
+            ),
         )
     )
     peaks = [row.get("peak_rss_mb") for row in results.newsletter]
@@ -948,17 +960,19 @@ def render_report(results: Results) -> str:
     if results.newsletter:
         lines += [
             "",
-            "| newsletter workers | recipients | emails received | marked sent "
-            "| seconds | emails/s | peak RSS per worker |",
-            "|--:|--:|--:|--:|--:|--:|--:|",
+            "| newsletter run | recipients | emails received | marked sent "
+            "| seconds | emails/s | CPU ms per email (sender) | peak RSS per worker |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for row in results.newsletter:
             lines.append(
-                f"| {row['workers']} | {_fmt(row.get('recipients'), ',')} "
+                f"| {row.get('run', row['workers'])} "
+                f"| {_fmt(row.get('recipients'), ',')} "
                 f"| {_fmt(row.get('emails'), ',')} "
                 f"| {_fmt(row.get('marked_sent'), ',')} "
                 f"| {_fmt(row.get('seconds'), '.1f')} "
                 f"| {_fmt(row.get('emails_per_second'), ',.0f')} "
+                f"| {_fmt(row.get('worker_cpu_ms_per_email'), '.2f')} "
                 f"| {_fmt(row.get('peak_rss_mb'), '.0f', ' MB')} |"
             )
     lines += ["", "| budget | measured | verdict |", "|---|--:|---|"]

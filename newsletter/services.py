@@ -344,7 +344,8 @@ def send_due_issues() -> list[Issue]:
 def resume_stalled_sends() -> dict[int, dict]:
     """For issues still sending: apply the crash rule (sending.recover_stale) to
     rows of workers presumed dead and, only for a send that has stalled (no
-    worker on it, send_progress), start its chains again. Safe to run at any
+    worker on it, send_progress) or had rows taken back, start its chains
+    again. Safe to run at any
     time (from cron via `send_issue --due`): live workers' rows are left alone,
     and a send that is moving gets no extra tasks."""
     from .sending import finish_if_done, recover_stale
@@ -355,7 +356,8 @@ def resume_stalled_sends() -> dict[int, dict]:
         recovered = recover_stale(issue.pk)
         progress = send_progress(issue, failures=0)
         requeued = 0
-        if progress.stalled:
+        # Rows taken back from dead workers may have no chain left to send them.
+        if progress.stalled or recovered["released"]:
             Issue.objects.filter(pk=issue.pk).update(waiting_until=None)
             requeued = progress.counts["pending"]
             enqueue_batches(issue_id=issue.pk, count=requeued)
