@@ -10,12 +10,16 @@ Two roles, both enforced here on the server rather than hidden in the page:
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
+from articles import workflow
 from articles.forms import ArticleAdminForm
 from articles.models import Article, Author, Category, SlugRedirect, User
 
@@ -127,7 +131,7 @@ class ArticleAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["authors", "category", "related_articles"]
     readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
-    actions = ["publish", "unpublish"]
+    actions = ["publish", "unpublish", "duplicate"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "standfirst", "dateline", "body"]}),
         (
@@ -161,6 +165,45 @@ class ArticleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    # Extra pages: each a POST from a button on the change form
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/duplicate/",
+                self.admin_site.admin_view(require_POST(self.duplicate_view)),
+                name="articles_article_duplicate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _get_article_for(self, request, object_id, *, may):
+        """The article, if `may(request, article)` allows this user; else 404
+        (no such article) or 403."""
+        article = self.get_object(request, object_id)
+        if article is None:
+            raise Http404("No such article.")
+        if not may(request, article):
+            raise PermissionDenied
+        return article
+
+    def duplicate_view(self, request, object_id):
+        def may_duplicate(request, article):
+            return self.has_view_permission(
+                request, article
+            ) and self.has_add_permission(request)
+
+        article = self._get_article_for(request, object_id, may=may_duplicate)
+        copy = workflow.duplicate_as_draft(article, user=request.user)
+        self.message_user(
+            request,
+            format_html("“{}” is a new draft: this is the copy.", copy.title),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:articles_article_change", args=[copy.pk])
+        )
 
     # Who sees what
 
@@ -355,5 +398,24 @@ class ArticleAdmin(admin.ModelAdmin):
                 "%d article returned to draft.", "%d articles returned to draft.", count
             )
             % count,
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description="Duplicate selected articles as new drafts", permissions=["add"]
+    )
+    def duplicate(self, request, queryset):
+        copies = [
+            workflow.duplicate_as_draft(article, user=request.user)
+            for article in queryset
+        ]
+        self.message_user(
+            request,
+            ngettext(
+                "%d new draft made from the selected article.",
+                "%d new drafts made from the selected articles.",
+                len(copies),
+            )
+            % len(copies),
             messages.SUCCESS,
         )

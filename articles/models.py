@@ -292,6 +292,11 @@ class Article(CheckedTextMixin, models.Model):
         def touches(*names):
             return touched is None or bool(touched.intersection(names))
 
+        if self.pk is None:
+            # A new row has no search document yet: the database's trigger
+            # writes it. Without this, the copy idiom (pk = None; save()) on an
+            # article from the default manager, which defers the field, fails.
+            self.search_vector = None
         if touches("slug") and self.slug_is_redirected():
             raise ValidationError({"slug": SLUG_REDIRECTED_MESSAGE})
         # Every way in (admin, import, command, API) passes through here, so the
@@ -408,6 +413,10 @@ class Article(CheckedTextMixin, models.Model):
         if not row or not row["image"]:
             return []
         if replacing_only and row["image"] == self.image.name:
+            return []
+        if Article.objects.filter(image=row["image"]).exclude(pk=self.pk).exists():
+            # A duplicate shares its original's files: they go with the last
+            # article that uses them.
             return []
         return [row["image"], *row["image_renditions"].values()]
 
