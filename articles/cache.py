@@ -1,31 +1,32 @@
 """
-The public page cache: its generation number, its keys, and how long an entry may
-live.
+What readers see changes: the generation number of the public pages, and how long
+a copy of a page may be kept.
 
-Cached pages are keyed on a site-wide generation number; anything that changes what
-readers see (an article published or edited, a comment approved) calls
-`invalidate_public_pages()`, which bumps the number so every old entry is missed at
-once. The cache is Redis when REDIS_URL is set, so a bump on one app server is seen
-by all of them; a shared HTTP cache in front of the site (FRONTEND_CACHE_URLS)
-is purged at the same moments. The middleware that serves and stores pages is
-newsroom.middleware.PublicPageCacheMiddleware.
+Cached fragments (articles/fragments.py) are keyed on a site-wide generation
+number; anything that changes what readers see (an article published or edited,
+a comment approved) calls `invalidate_public_pages()`, which bumps the number so
+every old fragment is missed at once, and purges the shared HTTP caches in front
+of the site (FRONTEND_CACHE_URLS). The cache is Redis when REDIS_URL is set, so a
+bump on one app server is seen by all of them.
 
-The middleware does not ask Redis for the generation on every request: each process
-reuses the number it last read for PAGE_CACHE_GENERATION_SECONDS. A change made in
-this process is seen here at once (invalidating records the new number); a change
-made in another one (another gunicorn worker, another app server) reaches this
-process's readers at most that many seconds late.
+Each process reuses the generation it last read for PAGE_CACHE_GENERATION_SECONDS
+instead of asking Redis on every request. A change made in this process is seen
+here at once (invalidating records the new number); a change made in another one
+(another gunicorn worker, another app server) reaches this process's readers at
+most that many seconds late.
+
+Whole pages are not cached here: they carry Cache-Control for browsers and shared
+caches (newsroom.middleware.PublicCacheControlMiddleware), whose lifetimes end
+before the next scheduled article goes live (`seconds_until_next_publication`).
 """
 
 import functools
-import hashlib
 import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
 
-from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.utils import timezone
@@ -100,49 +101,43 @@ def static_files_version() -> str:
     return getattr(staticfiles_storage, "manifest_hash", "") or ""
 
 
-def page_cache_key(request, generation: int) -> str:
-    """One entry per generation, scheme, host, path and query string. GET and HEAD
-    share it: a HEAD is answered from the GET's entry."""
-    address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
-    digest = hashlib.sha256(address.encode()).hexdigest()
-    # v2: entries hold the page split around its placeholders.
-    return f"public-pages:page:v2:{generation}:{static_files_version()}:{digest}"
-
-
-def page_cache_timeout(generation: int) -> int:
-    """Seconds a page stored now may be served: PAGE_CACHE_SECONDS, cut short so
-    that no page outlives the moment the next scheduled article goes live."""
-    timeout = settings.PAGE_CACHE_SECONDS
-    until_next = seconds_until_next_publication(generation)
-    if until_next is not None:
-        timeout = min(timeout, max(int(until_next), 1))
-    return timeout
-
-
 def seconds_until_next_publication(generation: int) -> float | None:
     """Seconds until the next scheduled article is due, or None if none is
-    scheduled. One query per generation: scheduling an article saves it, and every
-    save starts a new generation."""
-    key = f"public-pages:next-publication:{generation}"
+    scheduled. One query per generation (0: the cache is unreachable, one query
+    every time): scheduling an article saves it, and every save starts a new
+    generation."""
     now = timezone.now().timestamp()
+    if not generation:
+        due = _next_publication_timestamp()
+        return due - now if due else None
+    key = f"public-pages:next-publication:{generation}"
     due = cache.get(key)
     if due is None or (due and due <= now):
-        from articles.models import Article
-
-        next_at = (
-            Article.objects.scheduled()
-            .order_by("published_at")
-            .values_list("published_at", flat=True)
-            .first()
-        )
-        due = next_at.timestamp() if next_at else 0
-        cache.set(key, due, timeout=settings.PAGE_CACHE_SECONDS)
+        due = _next_publication_timestamp()
+        cache.set(key, due, timeout=NEXT_PUBLICATION_TIMEOUT)
     return due - now if due else None
+
+
+# Each process's generation is its own without Redis: another worker's change
+# reaches this one's look-up at most this late.
+NEXT_PUBLICATION_TIMEOUT = 60
+
+
+def _next_publication_timestamp() -> float:
+    from articles.models import Article
+
+    next_at = (
+        Article.objects.scheduled()
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
+    return next_at.timestamp() if next_at else 0
 
 
 class RecentPages:
     """
-    The cache entries (pages or fragments) one process stored or fetched lately,
+    The cached fragments one process stored or fetched lately,
     most recently served last. At most `max_bytes` of content: adding past that
     drops the least recently served. The keys carry the generation, as in the
     shared cache, so a new generation misses these too; an entry is never served

@@ -1,8 +1,9 @@
 """RSS and Atom feeds for the site, each category, tag and author.
 
 Each feed carries the excerpt, bylines, category and tags, and the featured image as
-an enclosure. Feeds answer conditional GETs: the ETag and Last-Modified come from
-one aggregate query over the feed's articles, before any item is built.
+an enclosure. Conditional GETs are answered as for every page: the ETag is a hash
+of the feed (ConditionalGetMiddleware), and Last-Modified is not sent
+(newsroom.middleware.PublicCacheControlMiddleware says why).
 """
 
 import mimetypes
@@ -10,16 +11,13 @@ import mimetypes
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.core.files.storage import default_storage
-from django.db.models import Count, Max
-from django.db.models.functions import Greatest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
 from django.utils.html import escape
-from django.views.decorators.http import condition, require_safe
+from django.views.decorators.http import require_safe
 from taggit.models import Tag
 
-from articles.cache import public_pages_generation
 from articles.models import Article, Author, Category
 from articles.validators import strip_xml_illegal
 
@@ -198,49 +196,11 @@ class AuthorFeed(LatestArticlesFeed):
         return f"Articles by {obj.name}."
 
 
-# Conditional GET ----------------------------------------------------------------
-
-_SCOPES = {
-    LatestArticlesFeed: lambda slug: {},
-    CategoryFeed: lambda slug: {"category__slug": slug},
-    TagFeed: lambda slug: {"tags__slug": slug},
-    AuthorFeed: lambda slug: {"authors__slug": slug},
-}
-
-
-def _feed_state(feed_class, request, slug=None):
-    """(etag, last_modified) of a feed, computed once per request."""
-    cached = getattr(request, "_feed_state", None)
-    if cached is None:
-        scope = Article.objects.published().filter(**_SCOPES[feed_class](slug))
-        # Greatest(): a scheduled article becomes visible without being saved.
-        state = scope.aggregate(
-            changed=Max(Greatest("updated_at", "published_at")), n=Count("pk")
-        )
-        changed = state["changed"]
-        stamp = int(changed.timestamp()) if changed else 0
-        etag = f"{feed_class.__name__}-{slug or ''}-{stamp}-{state['n']}"
-        cached = request._feed_state = (f"{etag}-{public_pages_generation()}", changed)
-    return cached
-
-
-def _conditional(feed_class, feed):
-    def etag(request, slug=None):
-        return _feed_state(feed_class, request, slug)[0]
-
-    def last_modified(request, slug=None):
-        return _feed_state(feed_class, request, slug)[1]
-
-    return require_safe(
-        condition(etag_func=etag, last_modified_func=last_modified)(feed)
-    )
-
-
 def rss(feed_class):
-    return _conditional(feed_class, feed_class())
+    return require_safe(feed_class())
 
 
 def atom(feed_class):
     feed = feed_class()
     feed.feed_type = AtomFeed
-    return _conditional(feed_class, feed)
+    return require_safe(feed)

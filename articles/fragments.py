@@ -3,11 +3,11 @@ Cached fragments: the parts of a page that are the same for every reader, render
 once per generation of the public pages (articles/cache.py) and reused until
 anything readers see changes.
 
-The page cache (newsroom.middleware) stores whole pages, but only for readers with
-no session and no comment cookies. A reader who has commented, an editor browsing
-the site, a page after its entry expired: these render the page. With fragments,
-that render reuses the story, its surroundings and the approved comments, and
-renders only what is the reader's own (forms and their tokens, their comments
+Whole pages are kept by the shared cache in front of the site, if there is one
+(docs/deployment.md). Every page it does not answer is rendered here: its first
+request after a change, a reader with comment cookies, an editor, a site without
+a shared cache. With fragments, that render reuses the story, its surroundings and
+the approved comments, and renders only what is the reader's own (their comments
 awaiting moderation, their saved name).
 
 Rules for a fragment:
@@ -19,8 +19,8 @@ Rules for a fragment:
 - the data it shows is computed lazily (articles.views.StoryParts,
   comments.section.Threads), so a hit runs none of those queries.
 
-Keys carry the generation; like pages, a fragment never outlives the moment the
-next scheduled article goes live. (Why not Django's {% cache %} tag, which the
+Keys carry the generation; a fragment never outlives the moment the next
+scheduled article goes live. (Why not Django's {% cache %} tag, which the
 {% fragment %} tag resembles: it knows no generation and no scheduled
 publication, keeps no copy in the process, and raises when Redis is down.) The
 cache is the default one (Redis in production, shared by every process). When

@@ -5,7 +5,6 @@ shows in a fixed number of queries (category joined, authors prefetched), so a p
 costs the same whatever its size.
 """
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -15,9 +14,8 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import patch_cache_control
 from django.utils.functional import cached_property
-from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 from django.views.generic.dates import (
     ArchiveIndexView,
@@ -26,7 +24,6 @@ from django.views.generic.dates import (
 )
 from taggit.models import Tag
 
-from articles.cache import public_pages_generation
 from articles.models import Article, Author, Category, SlugRedirect
 from articles.related import related_articles
 from articles.search import SearchForm, search_articles
@@ -223,28 +220,6 @@ def _moved_article_slug(request, old_slug):
     return None
 
 
-def _article_etag(article, request):
-    # The page shows the comment count and, around the story, other articles
-    # (related, previous/next): the generation changes whenever those do.
-    stamp = int(article.updated_at.timestamp())
-    generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
-    etag = f"{article.pk}-{stamp}-{article.comment_count}-{generation}"
-    # The comment cookies (the reader's pending comments, their saved name) change
-    # the comment section: a browser holding the cookieless copy must not get a 304.
-    personal = [
-        request.COOKIES.get(getattr(settings, name, ""), "")
-        for name in ("COMMENTS_PENDING_COOKIE", "COMMENTS_AUTHOR_COOKIE")
-    ]
-    if any(personal):
-        digest = hashlib.sha256("\n".join(personal).encode()).hexdigest()[:16]
-        etag += f"-{digest}"
-    return f'"{etag}"'
-
-
-def _article_last_modified(article):
-    return max(article.updated_at, article.published_at or article.updated_at)
-
-
 class StoryParts:
     """What the article page shows around the article itself, each loaded on first
     use: where the page's cached fragments (articles/fragments.py) hold them
@@ -330,15 +305,6 @@ def article_detail(request, slug):
             return redirect("articles:detail", slug=moved, permanent=True)
         raise
 
-    if not is_preview:
-        etag = _article_etag(article, request)
-        last_modified = _article_last_modified(article)
-        not_modified = get_conditional_response(
-            request, etag=etag, last_modified=last_modified.timestamp()
-        )
-        if not_modified is not None:
-            return not_modified
-
     response = render(
         request,
         "articles/article_detail.html",
@@ -353,9 +319,6 @@ def article_detail(request, slug):
     )
     if is_preview:
         patch_cache_control(response, private=True, no_store=True)
-    else:
-        response.headers["ETag"] = etag
-        response.headers["Last-Modified"] = http_date(last_modified.timestamp())
     return response
 
 

@@ -21,19 +21,25 @@ TIMESTAMP_SALT = "comments.form-timestamp"
 TIMESTAMP_STEP = 60
 
 
+def signed_timestamp(article_id: int, when: int) -> str:
+    # Signer, not signing.dumps(), which adds the time of signing: the page would
+    # change every second again.
+    return signing.Signer(salt=TIMESTAMP_SALT).sign_object([article_id, when])
+
+
 def form_timestamp(article_id: int) -> str:
     """A signed note of which article's form was rendered and when, for the bot
     check. It is the same for every reader of the page within the minute, so it
     cannot be single-use on its own: services.post_comment lets each IP use it for
     one comment."""
     now = int(time.time())
-    return signing.dumps([article_id, now - now % TIMESTAMP_STEP], salt=TIMESTAMP_SALT)
+    return signed_timestamp(article_id, now - now % TIMESTAMP_STEP)
 
 
 def read_form_timestamp(token: str) -> tuple[int, int] | None:
     """(article id, time shown) from a form's timestamp; None if forged."""
     try:
-        value = signing.loads(token, salt=TIMESTAMP_SALT)
+        value = signing.Signer(salt=TIMESTAMP_SALT).unsign_object(token)
     except signing.BadSignature:
         return None
     if not (isinstance(value, list) and len(value) == 2):

@@ -1,30 +1,18 @@
 """
-Project-wide middleware: a response header, the page readers get when the database
-is down, and the public page cache.
+Project-wide middleware: response headers (Permissions-Policy, Cache-Control) and
+the page readers get when the database is down.
 """
 
-import functools
-import hashlib
 import logging
-import re
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
-from django.middleware.csrf import _unmask_cipher_token, get_token
 from django.template.loader import get_template
-from django.urls import Resolver404, get_resolver, get_urlconf
-from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from articles.cache import (
-    RecentPages,
-    page_cache_key,
-    page_cache_timeout,
-    public_pages_generation,
-)
+from articles.cache import public_pages_generation, seconds_until_next_publication
 
 logger = logging.getLogger(__name__)
 
@@ -86,201 +74,76 @@ def database_unavailable_response(request, *, retry_after: int) -> HttpResponse:
     return response
 
 
-# A masked CSRF token as {% csrf_token %} prints it: 64 letters and digits.
-_TOKEN_CANDIDATE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
-CSRF_PLACEHOLDER = b"__PAGE_CACHE_CSRF_TOKEN__"
-NONCE_PLACEHOLDER = b"__PAGE_CACHE_CSP_NONCE__"
-_PLACEHOLDERS = re.compile(b"(%s|%s)" % (CSRF_PLACEHOLDER, NONCE_PLACEHOLDER))
-# Headers that belong to one response, not to the stored page.
-_UNSTORED_HEADERS = {
-    "cache-control",
-    "content-length",
-    "etag",
-    "expires",
-    "set-cookie",
-    "vary",
-    "x-page-cache",
-}
-
-
-class PublicPageCacheMiddleware:
+class PublicCacheControlMiddleware:
     """
-    Serve anonymous readers the home, article, listing and feed pages from the cache.
+    Say who may keep a copy of a page read with GET or HEAD, unless its view said.
 
-    Only GET and HEAD for the URL names in PAGE_CACHE_URL_NAMES, from readers
-    without a session, flash messages or the comment cookies (their pages are
-    personal). Stored pages are split around placeholders where the CSRF token and
-    CSP nonce were; each response joins them with fresh ones, so forms on a cached
-    page work and the token cookie is set as usual. Entries are keyed on the
-    generation in articles.cache, so any change readers should see misses every
-    old entry. Each process also keeps the pages it served lately
-    (PAGE_CACHE_LOCAL_MB), so most hits need no round trip to Redis.
+    The rule: a response to a request without any cookie of the reader's own
+    (`personal_cookies()`) is the same for every reader, so browsers and shared
+    caches (Varnish, nginx, a CDN) may keep it: `public`, PAGE_CACHE_MAX_AGE for
+    browsers, PAGE_CACHE_SHARED_MAX_AGE for shared caches, then
+    PAGE_CACHE_STALE_WHILE_REVALIDATE more while one request fetches it anew;
+    never past the moment the next scheduled article goes live. A response to a
+    request with one of those cookies may show what is the reader's own (their
+    comment awaiting moderation, their saved name and email), and a response that
+    sets a cookie is theirs too: `private, no-store`, never kept by a shared cache.
+
+    There is no Vary: Cookie: a shared cache must pass every request carrying
+    one of those cookies to the app (deploy/varnish/newsroom.vcl does).
+
+    The ETag (ConditionalGetMiddleware) is the validator: it is a hash of the
+    page, the same from every worker and every server, and a 304 is never stale.
+    Last-Modified is dropped: a page cannot know it (a withdrawn article, a
+    renamed section, an approved comment, new related articles all change the
+    page without moving any one date), and a client asking If-Modified-Since
+    alone would get a stale 304.
     """
+
+    # Not 404: an address that is not found today (a draft) may be an article
+    # tomorrow.
+    shareable_statuses = {200, 301}
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.recent = RecentPages(max_bytes=settings.PAGE_CACHE_LOCAL_MB * 2**20)
 
     def __call__(self, request):
-        if not _is_cacheable_address(request):
-            return self.get_response(request)
-        if _is_personal(request):
-            response = self.get_response(request)
-            if not response.has_header("Cache-Control"):
-                patch_cache_control(response, private=True, no_cache=True)
-            response["X-Page-Cache"] = "BYPASS"
-            return response
-
-        generation = public_pages_generation(
-            max_age=settings.PAGE_CACHE_GENERATION_SECONDS
-        )
-        if not generation:  # The cache is unreachable.
-            return self.get_response(request)
-        key = page_cache_key(request, generation)
-        entry = self.recent.get(key)
-        if entry is None:
-            try:
-                entry = cache.get(key)
-            except Exception:
-                logger.warning(
-                    "Page cache unreachable; serving uncached", exc_info=True
-                )
-                return self.get_response(request)
-            if entry is not None:
-                self.recent.add(key, entry)
-        if entry is not None:
-            return _response_from_entry(request, entry)
-
         response = self.get_response(request)
-        if request.method != "GET" or not _is_storable(request, response):
+        if request.method not in {"GET", "HEAD"} or response.has_header(
+            "Cache-Control"
+        ):
             return response
-        try:
-            timeout = page_cache_timeout(generation)
-            entry = _entry_from_response(request, response, timeout)
-            cache.set(key, entry, timeout)
-        except Exception:
-            logger.warning("Page cache unreachable; not storing", exc_info=True)
-            return response
-        self.recent.add(key, entry)
-        _set_cache_headers(request, response, entry)
-        response["X-Page-Cache"] = "MISS"
+        if response.cookies or personal_cookies() & request.COOKIES.keys():
+            patch_cache_control(response, private=True, no_store=True)
+        elif response.status_code in self.shareable_statuses:
+            patch_cache_control(response, public=True, **public_lifetimes())
+            response.headers.pop("Last-Modified", None)
         return response
 
 
-def _is_cacheable_address(request) -> bool:
-    if settings.PAGE_CACHE_SECONDS <= 0 or request.method not in {"GET", "HEAD"}:
-        return False
-    path = request.path_info
-    resolver = get_resolver(get_urlconf())
-    if len(path) > MAX_REMEMBERED_PATH:
-        return _view_name(resolver, path) in settings.PAGE_CACHE_URL_NAMES
-    return _remembered_view_name(resolver, path) in settings.PAGE_CACHE_URL_NAMES
-
-
-# Resolving a path walks the URL patterns: 15 us for an article, about a tenth of
-# what a cache hit costs in Python. The answer for a path only changes with the
-# URLconf, so each process remembers it for the paths it serves most. Long paths
-# are resolved every time, so made-up ones cannot fill memory.
-MAX_REMEMBERED_PATH = 200
-
-
-def _view_name(resolver, path: str) -> str | None:
-    try:
-        return resolver.resolve(path).view_name
-    except Resolver404:
-        return None
-
-
-_remembered_view_name = functools.lru_cache(maxsize=4096)(_view_name)
-
-
-def _is_personal(request) -> bool:
-    personal_cookies = {
+def personal_cookies() -> set[str]:
+    """The cookies that make a page the reader's own."""
+    return {
         settings.SESSION_COOKIE_NAME,
         CookieStorage.cookie_name,
-        getattr(settings, "COMMENTS_PENDING_COOKIE", "comments_pending"),
-        getattr(settings, "COMMENTS_AUTHOR_COOKIE", "comment_author"),
-    }
-    return any(name in request.COOKIES for name in personal_cookies)
-
-
-def _is_storable(request, response) -> bool:
-    if response.status_code != 200 or response.streaming or response.cookies:
-        return False
-    cache_control = response.get("Cache-Control", "").lower()
-    if any(word in cache_control for word in ("private", "no-store", "no-cache")):
-        return False
-    vary = {v.strip().lower() for v in response.get("Vary", "").split(",")} - {""}
-    if vary - {"cookie", "accept-encoding"}:
-        return False
-    messages = getattr(request, "_messages", None)
-    if messages is not None and messages.added_new:
-        return False
-    session = getattr(request, "session", None)
-    return not (session is not None and session.modified)
-
-
-def _entry_from_response(request, response, timeout: int) -> dict:
-    content = response.content
-    secret = request.META.get("CSRF_COOKIE")
-    if secret:
-        # Every token in the page that unmasks to this reader's secret.
-        for token in set(_TOKEN_CANDIDATE.findall(content)):
-            if _unmask_cipher_token(token.decode()) == secret:
-                content = content.replace(token, CSRF_PLACEHOLDER)
-    nonce = getattr(request, "_csp_nonce", None)
-    if nonce:  # A LazyNonce is true only once a template has used it.
-        content = content.replace(str(nonce).encode(), NONCE_PLACEHOLDER)
-    headers = [
-        (name, value)
-        for name, value in response.items()
-        if name.lower() not in _UNSTORED_HEADERS
-        and not name.lower().startswith("content-security-policy")
-    ]
-    return {
-        "status": response.status_code,
-        "headers": headers,
-        # Text, placeholder, text, ..., text: a hit only fills in and joins.
-        "parts": _PLACEHOLDERS.split(content),
-        "etag": hashlib.md5(content, usedforsecurity=False).hexdigest(),
-        "expires_at": timezone.now().timestamp() + timeout,
+        settings.COMMENTS_PENDING_COOKIE,
+        settings.COMMENTS_AUTHOR_COOKIE,
     }
 
 
-def _response_from_entry(request, entry: dict) -> HttpResponse:
-    parts = list(entry["parts"])
-    placeholders = parts[1::2]
-    fills = {}
-    if CSRF_PLACEHOLDER in placeholders:
-        # Also makes the CSRF middleware set (or renew) the reader's token cookie.
-        fills[CSRF_PLACEHOLDER] = get_token(request).encode()
-    if NONCE_PLACEHOLDER in placeholders:
-        # Reading the lazy nonce is what makes the CSP middleware announce it.
-        nonce = getattr(request, "_csp_nonce", None)
-        fills[NONCE_PLACEHOLDER] = b"" if nonce is None else str(nonce).encode()
-    parts[1::2] = [fills[placeholder] for placeholder in placeholders]
-    content = b"".join(parts)
-    response = HttpResponse(content, status=entry["status"], headers=entry["headers"])
-    # CommonMiddleware, which sets it on rendered pages, sits below this one.
-    response["Content-Length"] = str(len(content))
-    _set_cache_headers(request, response, entry)
-    response["X-Page-Cache"] = "HIT"
-    return response
-
-
-def _set_cache_headers(request, response, entry: dict) -> None:
-    """An ETag that survives the per-response token, so browsers revalidate with
-    a cheap 304. A page that sets the CSRF cookie holds a token for this reader
-    alone: browsers may keep it (private), shared caches may not. A page without
-    one (a feed) may sit in a CDN briefly."""
-    response["ETag"] = f'"{entry["etag"]}"'
-    if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
-        patch_cache_control(response, private=True, no_cache=True)
-        return
-    remaining = max(int(entry["expires_at"] - timezone.now().timestamp()), 0)
-    patch_cache_control(
-        response,
-        public=True,
-        max_age=min(settings.PAGE_CACHE_MAX_AGE, remaining),
-        s_maxage=min(settings.PAGE_CACHE_SHARED_MAX_AGE, remaining),
-    )
+def public_lifetimes() -> dict[str, int]:
+    """max-age, s-maxage and stale-while-revalidate for a public page now."""
+    lifetimes = {
+        "max_age": settings.PAGE_CACHE_MAX_AGE,
+        "s_maxage": settings.PAGE_CACHE_SHARED_MAX_AGE,
+        "stale_while_revalidate": settings.PAGE_CACHE_STALE_WHILE_REVALIDATE,
+    }
+    generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
+    try:
+        until_next = seconds_until_next_publication(generation)
+    except Exception:
+        logger.warning("Cache unreachable: next publication read from the database")
+        until_next = seconds_until_next_publication(0)
+    if until_next is not None:
+        for name in ("max_age", "s_maxage"):
+            lifetimes[name] = min(lifetimes[name], max(int(until_next), 0))
+    return lifetimes

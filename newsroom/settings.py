@@ -152,17 +152,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Outside the CSP middleware: a 304 must not carry a fresh nonce that the
-    # browser's stored copy of the page does not have.
+    # Above ConditionalGetMiddleware, as Django's docs order them: the ETag is a
+    # hash of the page before compression (GZip then marks it weak), so it is the
+    # same for every response however the random padding against BREACH falls.
+    "django.middleware.gzip.GZipMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "newsroom.middleware.PermissionsPolicyMiddleware",
+    # Above the middleware that set cookies (CSRF, session, messages): a response
+    # that sets one is the reader's own.
+    "newsroom.middleware.PublicCacheControlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # A page served from cache passes through the CSRF (its cookie) and CSP
-    # middleware above, and skips the rest: the readers it is served to have no
-    # session or messages, and its stored headers already hold what
-    # XFrameOptionsMiddleware adds.
-    "newsroom.middleware.PublicPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -280,54 +280,35 @@ for _url in FRONTEND_CACHE_URLS:
             f"FRONTEND_CACHE_URLS: {_url!r} is not an http:// or https:// URL."
         )
 
-# Page cache for anonymous readers (newsroom.middleware.PublicPageCacheMiddleware).
-# Seconds a page may be served from cache; 0 turns it off. On by default only with
-# Redis: an in-process cache is not shared by gunicorn's workers, so a worker would
-# keep serving a page another worker's write made stale.
-PAGE_CACHE_SECONDS = envint("PAGE_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0)
 # Seconds each process reuses the cache generation it last read before asking Redis
-# again: a change reaches readers served by other processes (gunicorn's other
-# workers, other app servers) at most this late; by its own process, at once.
-# 0 asks on every request: the default behind a shared cache, which fetches a page
-# again right after a purge and would keep whatever an out-of-date process rendered.
+# again (articles/cache.py): a change reaches the cached fragments of other
+# processes (gunicorn's other workers, other app servers) at most this late; its
+# own process, at once. 0 asks on every request: the default behind a shared
+# cache, which fetches a page again right after a purge and would keep whatever an
+# out-of-date process rendered.
 PAGE_CACHE_GENERATION_SECONDS = envint(
     "PAGE_CACHE_GENERATION_SECONDS", 0 if FRONTEND_CACHE_URLS else 1
 )
-# Megabytes of the pages it served lately that each process (each gunicorn worker)
-# keeps in memory, so most hits need no round trip to Redis. 0 keeps none.
-PAGE_CACHE_LOCAL_MB = envint("PAGE_CACHE_LOCAL_MB", 16)
 # Seconds a cached fragment (articles/fragments.py: a part of a page that is the
 # same for every reader) may be reused within one generation; 0 renders them every
-# time. Pages the page cache does not serve (readers with a session or comment
-# cookies, pages not yet stored) then render only what is the reader's own. Off
-# without Redis, like the page cache: each process's own cache would not see
-# another's invalidations.
+# time. Off without Redis: each process's own cache would not see another's
+# invalidations.
 FRAGMENT_CACHE_SECONDS = envint(
     "FRAGMENT_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0
 )
 # Megabytes of the fragments it used lately that each process keeps in memory.
 FRAGMENT_CACHE_LOCAL_MB = envint("FRAGMENT_CACHE_LOCAL_MB", 16)
-# Cache-Control lifetimes for browsers and shared caches (CDN) on cached pages that
-# hold no per-reader form token, such as feeds.
-PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 60)
-PAGE_CACHE_SHARED_MAX_AGE = envint("PAGE_CACHE_SHARED_MAX_AGE", 60)
-PAGE_CACHE_URL_NAMES = [
-    "articles:home",
-    "articles:detail",
-    "articles:category",
-    "articles:tag",
-    "articles:author",
-    "articles:year",
-    "articles:month",
-    "articles:feed",
-    "articles:atom",
-    "articles:category_feed",
-    "articles:category_atom",
-    "articles:tag_feed",
-    "articles:tag_atom",
-    "articles:author_feed",
-    "articles:author_atom",
-]
+# Cache-Control on public pages, read without a cookie of the reader's own
+# (newsroom.middleware.PublicCacheControlMiddleware). Browsers: 0, they ask again
+# every time (a 304 when nothing changed), so a reader who just commented sees
+# their comment. Shared caches (Varnish, nginx, a CDN): longer when the app purges
+# them on every change (FRONTEND_CACHE_URLS). Then, while one request fetches an
+# expired page anew, others may get the old copy for this many more seconds.
+PAGE_CACHE_MAX_AGE = envint("PAGE_CACHE_MAX_AGE", 0)
+PAGE_CACHE_SHARED_MAX_AGE = envint(
+    "PAGE_CACHE_SHARED_MAX_AGE", 300 if FRONTEND_CACHE_URLS else 60
+)
+PAGE_CACHE_STALE_WHILE_REVALIDATE = envint("PAGE_CACHE_STALE_WHILE_REVALIDATE", 30)
 # /healthz reports unhealthy once the oldest waiting task has waited this long.
 HEALTH_MAX_TASK_WAIT = envint("HEALTH_MAX_TASK_WAIT", 900)
 

@@ -41,11 +41,8 @@ CSRF_COOKIE_SECURE = False
 # Static files straight from the apps: no collectstatic, no "No directory at" warning.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
-# The page cache is off here so tests see every write at once; the tests of the
-# cache itself switch it on with override_settings.
-PAGE_CACHE_SECONDS = 0
-# Fragments too (tests/test_fragments.py switches them on): the query budgets of
-# the pages are measured on the render that fragments save.
+# Cached fragments are off here (tests/test_fragments.py switches them on): the
+# query budgets of the pages are measured on the render that fragments save.
 FRAGMENT_CACHE_SECONDS = 0
 
 # SQLite tests use a file, as production does: an in-memory database shared between

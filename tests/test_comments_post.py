@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from articles.models import Article
 from comments import services
+from comments.forms import form_timestamp
 from comments.models import Comment, ModerationPhrase
 from tests.comments_helpers import (
     confirm_address_in,
@@ -567,3 +568,12 @@ def test_whatever_is_posted_the_answer_is_a_redirect_or_a_clear_refusal(client, 
     article = make_article()
     response = post(client, article, **fields)
     assert response.status_code in {303, 400, 429}
+
+
+def test_the_form_timestamp_is_the_same_for_every_reader_within_a_minute():
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        first = form_timestamp(7)
+        clock.shift(59)
+        assert form_timestamp(7) == first
+        clock.shift(1)
+        assert form_timestamp(7) != first

@@ -7,6 +7,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.http import http_date
 
 from articles.models import Article
 from tests.factories import make_article, make_author, make_category
@@ -117,11 +118,15 @@ def test_feeds_answer_304_to_if_none_match(client):
     assert client.get("/feed/", headers={"if-none-match": etag}).status_code == 304
 
 
-def test_feeds_answer_304_to_if_modified_since(client):
+def test_a_withdrawn_article_never_gets_a_stale_304_from_if_modified_since(client):
     make_article()
-    modified = client.get("/feed/")["Last-Modified"]
+    article = make_article(title="Withdrawn")
+    modified = http_date(article.updated_at.timestamp() + 60)
+    Article.objects.filter(pk=article.pk).update(status=Article.Status.DRAFT)
     response = client.get("/feed/", headers={"if-modified-since": modified})
-    assert response.status_code == 304
+    assert response.status_code == 200
+    assert b"Withdrawn" not in response.content
+    assert not response.has_header("Last-Modified")
 
 
 def test_a_new_article_changes_the_feed_etag(client):

@@ -70,11 +70,11 @@ def _app_server_cache(prefix):
     return RedisCache(REDIS_URL, {"KEY_PREFIX": prefix})
 
 
-def test_redis_url_switches_cache_sessions_and_page_cache_on(tmp_path):
+def test_redis_url_switches_cache_sessions_and_fragment_cache_on(tmp_path):
     script = (
         "import json, django; django.setup(); from django.conf import settings; "
         "print(json.dumps([settings.CACHES['default']['BACKEND'], "
-        "settings.SESSION_ENGINE, settings.PAGE_CACHE_SECONDS]))"
+        "settings.SESSION_ENGINE, settings.FRAGMENT_CACHE_SECONDS]))"
     )
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME"}}
     env |= {
@@ -127,15 +127,15 @@ def test_a_session_is_read_back_from_redis_without_a_query(
 
 
 @pytest.mark.django_db
-def test_pages_are_cached_in_redis(redis_settings, django_assert_num_queries):
-    redis_settings.PAGE_CACHE_SECONDS = 300
+def test_fragments_are_cached_in_redis(redis_settings, django_assert_max_num_queries):
+    redis_settings.FRAGMENT_CACHE_SECONDS = 300
     article = make_article(title="Orchard growers form a cooperative")
-    assert Client().get(article.get_absolute_url())["X-Page-Cache"] == "MISS"
+    Client().get(article.get_absolute_url())
 
-    with django_assert_num_queries(0):
+    # The article itself; the story, menu and comments come from Redis.
+    with django_assert_max_num_queries(2):
         response = Client().get(article.get_absolute_url())
 
-    assert response["X-Page-Cache"] == "HIT"
     assert "Orchard growers form a cooperative" in response.text
 
 
@@ -143,17 +143,15 @@ def test_pages_are_cached_in_redis(redis_settings, django_assert_num_queries):
 def test_a_page_changed_on_another_app_server_shows_here_within_a_second(
     redis_settings, prefix
 ):
-    redis_settings.PAGE_CACHE_SECONDS = 300
+    redis_settings.FRAGMENT_CACHE_SECONDS = 300
     article = make_article(title="Harbour crane")
     reader = Client()
     with time_machine.travel(timezone.now(), tick=False) as clock:
         reader.get(article.get_absolute_url())
-        assert reader.get(article.get_absolute_url())["X-Page-Cache"] == "HIT"
 
         Article.objects.filter(pk=article.pk).update(title="Harbour crane returns")
         _app_server_cache(prefix).incr(page_cache.GENERATION_KEY)
         clock.shift(redis_settings.PAGE_CACHE_GENERATION_SECONDS + 0.1)
         page = reader.get(article.get_absolute_url())
 
-    assert page["X-Page-Cache"] == "MISS"
     assert "Harbour crane returns" in page.text

@@ -47,8 +47,6 @@ def varnishd(live_server):
 def varnish(varnishd, settings):
     """Varnish with nothing stored, and the app purging it."""
     settings.FRONTEND_CACHE_URLS = [varnishd.url + "/"]
-    # As in production, where public pages are marked shareable.
-    settings.PAGE_CACHE_SECONDS = 300
     varnishd.ban_everything()
     return varnishd
 
