@@ -97,7 +97,7 @@ def crawl(client: Client, start: list[str]) -> dict[str, str]:
 @pytest.mark.django_db
 def test_no_public_page_feed_or_sitemap_shows_a_commenters_address(settings):
     settings.COMMENTS_MIN_SECONDS = 0
-    settings.PAGE_CACHE_SECONDS = 300
+    settings.FRAGMENT_CACHE_SECONDS = 300
     author = make_author(name="Mara Lind", slug="mara-lind")
     articles = [
         make_article(
