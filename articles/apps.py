@@ -13,6 +13,7 @@ class ArticlesConfig(AppConfig):
         # go through Article.save). Invalidation only; no domain logic here.
         from taggit.models import Tag
 
+        from articles import checks  # noqa: F401 (registers the system checks)
         from articles.models import Article, Author, Category
 
         for model in (Category, Author, Tag):

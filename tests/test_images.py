@@ -9,8 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import models
+from django.test.utils import isolate_apps
 from PIL import Image
 
+from articles.fields import CleanImageField
 from articles.images import prepare_upload, rendition_widths, validate_upload
 from tests.factories import make_article, make_author
 
@@ -602,3 +605,31 @@ def test_an_oversized_upload_is_refused_with_a_message_before_it_is_stored(
     assert errors == ["The file is 2.0\xa0MB; images may be at most 100.0\xa0KB."]
     assert sum(stored) <= settings.MAX_UPLOAD_SIZE
     assert response.context["adminform"].form["name"].value() == "Ani Petrosyan"
+
+
+def test_a_plain_image_field_is_a_system_check_error():
+    from articles.checks import check_image_fields
+
+    with isolate_apps("articles") as isolated:
+
+        class Gallery(models.Model):
+            picture = models.ImageField(upload_to="gallery/")
+            cover = CleanImageField(upload_to="gallery/")
+
+            class Meta:
+                app_label = "articles"
+
+            def __str__(self):
+                return "Gallery"
+
+        errors = check_image_fields([isolated.get_app_config("articles")])
+
+    assert [(error.id, error.obj.name) for error in errors] == [
+        ("articles.E001", "picture")
+    ]
+
+
+def test_every_image_field_of_the_project_strips_uploads():
+    from articles.checks import check_image_fields
+
+    assert check_image_fields() == []
