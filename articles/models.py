@@ -297,8 +297,6 @@ class Article(CheckedTextMixin, models.Model):
             # writes it. Without this, the copy idiom (pk = None; save()) on an
             # article from the default manager, which defers the field, fails.
             self.search_vector = None
-        if touches("slug") and self.slug_is_redirected():
-            raise ValidationError({"slug": SLUG_REDIRECTED_MESSAGE})
         # Every way in (admin, import, command, API) passes through here, so the
         # stored body is always clean and pages can print it as it is.
         if touches("body"):
@@ -307,6 +305,10 @@ class Article(CheckedTextMixin, models.Model):
             self._update_excerpt()
             if touched is not None:
                 touched.update({"excerpt", "excerpt_is_custom"})
+        # Before the slug is looked up and the image processed.
+        self.validate_text(only=update_fields)
+        if touches("slug") and self.slug_is_redirected():
+            raise ValidationError({"slug": SLUG_REDIRECTED_MESSAGE})
         if (
             touches("status", "published_at")
             and self.status == self.Status.PUBLISHED

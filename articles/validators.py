@@ -173,8 +173,14 @@ class CheckedTextMixin:
         if errors:
             raise ValidationError(errors)
 
-    def save(self, *args, **kwargs):
-        errors = self.text_errors(only=kwargs.get("update_fields"))
+    def validate_text(self, *, only=None) -> None:
+        """Raise ValidationError if a text field (of `only`, if given) breaks
+        its rule. save() calls it; a save() that queries with its values first
+        calls it earlier too."""
+        errors = self.text_errors(only=only)
         if errors:
             raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        self.validate_text(only=kwargs.get("update_fields"))
         super().save(*args, **kwargs)
