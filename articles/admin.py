@@ -6,6 +6,10 @@ Two roles, both enforced here on the server rather than hidden in the page:
   articles they created or that carry their byline. Status, publication time and
   the lead-story flag are read-only to them, and a published article is read-only.
 - Editors (with `publish_article`) edit everything and publish or unpublish.
+
+The review workflow (articles.workflow): a writer's "Save and submit for review"
+makes their draft read-only to them; an editor publishes it or sends it back to
+them as a draft, with a note the writer sees on the article and in their list.
 """
 
 from django.contrib import admin, messages
@@ -13,14 +17,16 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from articles import workflow
-from articles.forms import ArticleAdminForm
+from articles.forms import ArticleAdminForm, SendBackForm
 from articles.models import Article, Author, Category, SlugRedirect, User
 
 PUBLISH_PERMISSION = "articles.publish_article"
@@ -65,6 +71,7 @@ class StatusFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("draft", "Draft"),
+            ("review", "Ready for review"),
             ("scheduled", "Scheduled"),
             ("published", "Published"),
         ]
@@ -73,6 +80,8 @@ class StatusFilter(admin.SimpleListFilter):
         match self.value():
             case "draft":
                 return queryset.drafts()
+            case "review":
+                return queryset.in_review()
             case "scheduled":
                 return queryset.scheduled()
             case "published":
@@ -175,6 +184,11 @@ class ArticleAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(require_POST(self.duplicate_view)),
                 name="articles_article_duplicate",
             ),
+            path(
+                "<path:object_id>/send-back/",
+                self.admin_site.admin_view(self.send_back_view),
+                name="articles_article_send_back",
+            ),
             *super().get_urls(),
         ]
 
@@ -204,6 +218,58 @@ class ArticleAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:articles_article_change", args=[copy.pk])
         )
+
+    def send_back_view(self, request, object_id):
+        def may_send_back(request, article):
+            return self.has_change_permission(request, article) and can_publish(
+                request.user
+            )
+
+        article = self._get_article_for(request, object_id, may=may_send_back)
+        change_url = reverse("admin:articles_article_change", args=[article.pk])
+        if article.status != Article.Status.REVIEW:
+            self.message_user(
+                request,
+                "Only an article ready for review can be sent back.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(change_url)
+        form = SendBackForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            workflow.send_back(article, note=form.cleaned_data["note"])
+            self.message_user(
+                request,
+                format_html("“{}” went back to its writer with your note.", article),
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:articles_article_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": article,
+            "form": form,
+            "change_url": change_url,
+            "title": f"Send “{article}” back to its writer",
+        }
+        return TemplateResponse(
+            request, "admin/articles/article/send_back.html", context
+        )
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        is_draft = obj is None or obj.status == Article.Status.DRAFT
+        context["show_submit_for_review"] = (
+            not can_publish(request.user)
+            and is_draft
+            and context.get("has_change_permission" if change else "has_add_permission")
+        )
+        context["can_send_back"] = (
+            obj is not None
+            and obj.status == Article.Status.REVIEW
+            and can_publish(request.user)
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # Who sees what
 
@@ -302,6 +368,14 @@ class ArticleAdmin(admin.ModelAdmin):
             obj.published_at = stored.published_at if stored else None
             obj.is_featured = stored.is_featured if stored else False
         super().save_model(request, obj, form, change)
+        if "_submit_for_review" in request.POST:
+            workflow.submit_for_review(obj)
+            self.message_user(
+                request,
+                "Submitted for review: the editors have been told. It stays "
+                "read-only to you until an editor publishes it or sends it back.",
+                messages.SUCCESS,
+            )
 
     def save_related(self, request, form, formsets, change):
         article = form.instance
@@ -329,6 +403,11 @@ class ArticleAdmin(admin.ModelAdmin):
                 "Scheduled <small>({})</small>",
                 timezone.localtime(obj.published_at).strftime("%d %b %H:%M"),
             )
+        if obj.status == Article.Status.DRAFT and obj.review_note:
+            return format_html(
+                "Sent back <small>(editor's note: {})</small>",
+                Truncator(obj.review_note).chars(120),
+            )
         return obj.get_status_display()
 
     @admin.display(description="authors")
@@ -351,14 +430,10 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish selected articles", permissions=["publish"])
     def publish(self, request, queryset):
-        now = timezone.now()
         published = scheduled = 0
-        for article in queryset.filter(status=Article.Status.DRAFT):
-            article.status = Article.Status.PUBLISHED
-            if article.published_at is None:
-                article.published_at = now
-            article.save(update_fields=["status", "published_at", "updated_at"])
-            if article.published_at > now:
+        for article in queryset.exclude(status=Article.Status.PUBLISHED):
+            workflow.publish(article)
+            if article.is_scheduled:
                 scheduled += 1
             else:
                 published += 1

@@ -37,3 +37,14 @@ class ArticleAdminForm(forms.ModelForm):
             "comments_enabled",
             "is_featured",
         ]
+
+
+class SendBackForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the writer",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        max_length=2000,
+        help_text="What to change before the article can be published. The writer "
+        "sees it on the article.",
+        error_messages={"required": "Tell the writer what to change."},
+    )

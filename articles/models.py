@@ -125,6 +125,10 @@ class ArticleQuerySet(models.QuerySet):
     def drafts(self):
         return self.filter(status=Article.Status.DRAFT)
 
+    def in_review(self):
+        """Articles their writers submitted, waiting for an editor."""
+        return self.filter(status=Article.Status.REVIEW)
+
 
 class ArticleManager(models.Manager.from_queryset(ArticleQuerySet)):
     def get_queryset(self):
@@ -137,6 +141,9 @@ class ArticleManager(models.Manager.from_queryset(ArticleQuerySet)):
 class Article(CheckedTextMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        # Submitted by its writer (articles.workflow): read-only to them until an
+        # editor publishes it or sends it back with a note.
+        REVIEW = "review", "Ready for review"
         PUBLISHED = "published", "Published"
 
     title = models.CharField(max_length=200)
@@ -227,6 +234,21 @@ class Article(CheckedTextMixin, models.Model):
         help_text="A time in the future schedules the article: it appears by itself "
         "at that time.",
     )
+    submitted_at = models.DateTimeField(
+        "submitted for review",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the writer last submitted the article for review.",
+    )
+    review_note = models.TextField(
+        "editor's note",
+        blank=True,
+        editable=False,
+        help_text="Why an editor sent the article back to its writer.",
+    )
+    # Whether the editors' batched email has listed this submission yet.
+    editors_notified = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -265,7 +287,7 @@ class Article(CheckedTextMixin, models.Model):
             # published() compares published_at with now: a published row without
             # a time would be invisible for ever. save() and clean() fill it in.
             models.CheckConstraint(
-                condition=models.Q(status="draft")
+                condition=~models.Q(status="published")
                 | models.Q(published_at__isnull=False),
                 name="article_published_has_time",
             ),

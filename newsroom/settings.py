@@ -575,6 +575,8 @@ COMMENTS_FLOOD_SECONDS = envint("COMMENTS_FLOOD_SECONDS", 15)
 COMMENTS_MIN_SECONDS = envint("COMMENTS_MIN_SECONDS", 3)
 COMMENTS_FORM_MAX_AGE = envint("COMMENTS_FORM_MAX_AGE", 3 * 24 * 3600)
 COMMENTS_IP_RETENTION_DAYS = envint("COMMENTS_IP_RETENTION_DAYS", 30)
+# At most one "ready for review" email to the editors per this many minutes.
+REVIEW_NOTIFY_EVERY_MINUTES = envint("REVIEW_NOTIFY_EVERY_MINUTES", 15)
 # Who hears about pending comments; empty means every active member of "Editors".
 COMMENTS_MODERATOR_EMAILS = envlist("COMMENTS_MODERATOR_EMAILS", [])
 # At most one pending-comments email to moderators per this many minutes.
