@@ -1,4 +1,4 @@
-"""The pending-comments line on the admin index."""
+"""The pending-comments panel on the admin index."""
 
 from django import template
 from django.urls import reverse
@@ -6,6 +6,8 @@ from django.urls import reverse
 from comments.models import Comment
 
 register = template.Library()
+
+PANEL_ROWS = 10
 
 
 @register.inclusion_tag("comments/admin_pending_notice.html", takes_context=True)
@@ -17,5 +19,8 @@ def pending_comments_notice(context):
     return {
         "show": True,
         "pending": Comment.objects.pending().count(),
+        "oldest": Comment.objects.pending()
+        .select_related("article")
+        .order_by("created_at")[:PANEL_ROWS],
         "url": reverse("admin:comments_comment_changelist") + "?status__exact=pending",
     }
