@@ -21,7 +21,7 @@ def article():
 def _post_comment(client, article, **headers):
     return client.post(
         reverse("comments:post", args=[article.pk]),
-        form_data(comment="Welcome back, night trains."),
+        form_data(article, comment="Welcome back, night trains."),
         headers=headers,
         REMOTE_ADDR="192.0.2.10",
     )
@@ -111,7 +111,9 @@ def test_a_signed_in_user_still_needs_the_csrf_token(article):
     token = page.context["csrf_token"]
     accepted = editor.post(
         reverse("comments:post", args=[article.pk]),
-        form_data(comment="From the newsroom.", csrfmiddlewaretoken=str(token)),
+        form_data(
+            article, comment="From the newsroom.", csrfmiddlewaretoken=str(token)
+        ),
         headers={"Sec-Fetch-Site": "same-origin"},
         REMOTE_ADDR="192.0.2.11",
     )
