@@ -5,6 +5,7 @@ forgets none of them."""
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,6 +103,31 @@ def test_the_moderator_notice_throttle_outlives_the_in_process_cache(client, set
     cache.clear()
     post(client, article, comment="Held second")
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connections_hitting_a_limit_at_once_are_counted_exactly():
+    """Threads with their own database connections, on whichever database
+    DATABASE_URL names: each hit is counted once, whatever the interleaving."""
+    barrier = threading.Barrier(8)
+    outcomes, errors = [], []
+
+    def hit():
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(is_rate_limited("signup:192.0.2.9", limit=5, period=60))
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(outcomes) == [False] * 5 + [True] * 3
 
 
 # Separate processes on one SQLite file, as gunicorn's workers are ----------------
