@@ -70,7 +70,7 @@ def measure(args, size, workdir: Path, notes: list) -> list[dict]:
         sys.executable,
         str(Path(__file__)),
         "--kill-timeout",
-        str(max(600, args.newsletter_seconds * 10)),
+        str(max(1800, args.newsletter_seconds * 30)),
         "--database-url",
         url,
         "--subscribers",

@@ -83,7 +83,8 @@ from email.utils import formataddr
 from html import unescape
 from urllib.parse import urlsplit
 
-from anymail.exceptions import AnymailError, AnymailRecipientsRefused
+import requests
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, mailers, make_msgid
@@ -479,9 +480,9 @@ def classify(error: Exception, recipient: str) -> tuple[str, str]:
         return (Outcome.REJECTED if error.smtp_code >= 500 else Outcome.DEFERRED), reply
     if isinstance(error, AnymailRecipientsRefused):
         return Outcome.BOUNCED, str(error)
-    if isinstance(error, AnymailError):
-        # An email service's API failed or could not be reached: nothing known
-        # to be accepted.
+    if isinstance(error, AnymailAPIError):
+        return _classify_api_error(error)
+    if isinstance(error, AnymailError) and not isinstance(error, ValueError):
         return Outcome.SERVER_DOWN, str(error)
     if isinstance(error, (OSError, smtplib.SMTPException)):
         return Outcome.IN_DOUBT, str(error)
@@ -493,6 +494,19 @@ def classify(error: Exception, recipient: str) -> tuple[str, str]:
     raise error
 
 
+def _classify_api_error(error: AnymailAPIError) -> tuple[str, str]:
+    """An email service's API (django-anymail) refused or did not answer."""
+    reply = f"{error.status_code or 'no answer'}: {error}"[:1000]
+    if error.status_code in {400, 422}:
+        return Outcome.REJECTED, reply  # this message, as the service read it
+    if error.status_code is None and isinstance(
+        error.__cause__, requests.exceptions.ReadTimeout
+    ):
+        return Outcome.IN_DOUBT, reply  # sent, and no answer came back
+    # Unreachable, overloaded (429, 5xx) or our credentials refused: wait.
+    return Outcome.SERVER_DOWN, reply
+
+
 def _anymail_outcome(message, recipient: str) -> tuple[str, str] | None:
     """The per-recipient answer of an email service (django-anymail), if any."""
     status = getattr(message, "anymail_status", None)
@@ -501,6 +515,8 @@ def _anymail_outcome(message, recipient: str) -> tuple[str, str] | None:
     answer = status.recipients[recipient].status
     if answer in {"rejected", "invalid"}:
         return Outcome.BOUNCED, f"{answer} by the email service"
+    if answer == "failed":
+        return Outcome.REJECTED, "failed at the email service"
     return None
 
 

@@ -2,6 +2,7 @@
 server that goes away, crashes and resume. SMTP behaviour is checked against
 aiosmtpd, a real SMTP server on loopback; the rest uses Django's locmem mailer."""
 
+import io
 import smtplib
 import socket
 import threading
@@ -11,8 +12,10 @@ from email import message_from_bytes, policy
 from unittest import mock
 
 import pytest
+import requests
 import time_machine
 from aiosmtpd.controller import Controller
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
@@ -844,3 +847,71 @@ def test_status_prints_one_readable_line(newsletter, issue, settings):
 
     [line] = [call.args[0] for call in out.write.call_args_list]
     assert line.startswith(f"Issue {issue.pk}: sending, 0/1 done, 0 sent")
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"No")}), "bounced"),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (451, b"Later")}), "deferred"),
+        (
+            smtplib.SMTPRecipientsRefused({"a@example.org": (421, b"Bye")}),
+            "server_down",
+        ),
+        (smtplib.SMTPSenderRefused(550, b"Not you", "news@x"), "server_down"),
+        (smtplib.SMTPDataError(554, b"Spam"), "rejected"),
+        (smtplib.SMTPDataError(452, b"Full"), "deferred"),
+        (smtplib.SMTPServerDisconnected("gone"), "in_doubt"),
+        (ValueError("Header values may not contain linefeed"), "rejected"),
+    ],
+)
+def test_each_smtp_answer_has_its_outcome(error, outcome):
+    assert sending.classify(error, "a@example.org")[0] == outcome
+
+
+def answer(status_code):
+    """An email service's HTTP response with this status, if any."""
+    if status_code is None:
+        return None
+    response = requests.Response()
+    response.status_code, response.reason = status_code, "Refused"
+    response.raw = io.BytesIO(b"{}")
+    return response
+
+
+@pytest.mark.parametrize(
+    ("status_code", "cause", "outcome"),
+    [
+        (422, None, "rejected"),
+        (429, None, "server_down"),
+        (503, None, "server_down"),
+        (401, None, "server_down"),
+        (None, requests.exceptions.ConnectionError(), "server_down"),
+        (None, requests.exceptions.ReadTimeout(), "in_doubt"),
+    ],
+)
+def test_each_email_service_answer_has_its_outcome(status_code, cause, outcome):
+    try:
+        try:
+            raise cause or RuntimeError("no cause")
+        except Exception as underlying:
+            raise AnymailAPIError(
+                "refused", status_code=status_code, response=answer(status_code)
+            ) from (underlying if cause else None)
+    except AnymailAPIError as error:
+        assert sending.classify(error, "a@example.org")[0] == outcome
+
+
+def test_a_recipient_an_email_service_rejects_is_suppressed(
+    newsletter, issue, settings
+):
+    settings.TASKS = DUMMY_TASKS
+    rejected = make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+    refused = AnymailRecipientsRefused("All message recipients were rejected")
+
+    sending.send_batch(issue.pk, connection=Scripted([refused]))
+
+    assert Delivery.objects.get().status == Delivery.Status.FAILED
+    rejected.refresh_from_db()
+    assert rejected.status == Subscriber.Status.BOUNCED
