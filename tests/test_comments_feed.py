@@ -76,7 +76,7 @@ def test_a_noncharacter_in_a_stored_comment_leaves_the_feed_readable(client):
     comment = make_comment(article, text="Fine words")
     # Written around save(), as an old row or a raw import could be.
     Comment.objects.filter(pk=comment.pk).update(
-        author_name="Ana\x0b", html="<p>Fine\ufffe words\x00</p>"
+        author_name="Ana\x0b", html="<p>Fine\ufffe words\x01</p>"
     )
     response = client.get(f"/comments/feed/{article.slug}/")
     assert response.status_code == 200
