@@ -26,7 +26,12 @@ from articles.cache import invalidate_public_pages
 from articles.models import Article
 from articles.sanitizer import render_comment_text
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
-from ratelimit.limits import clear_limit, is_rate_limited, window_ends_at
+from ratelimit.limits import (
+    clear_limit,
+    email_limit_key,
+    is_rate_limited,
+    window_ends_at,
+)
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -436,7 +441,8 @@ def read_confirmation_token(token: str) -> Comment | None:
 def _queue_confirmation(comment: Comment) -> None:
     """Mail the comment's author a link that confirms the address: it turns on
     follow-ups if asked for, and lets this name and address be published at once
-    from the browser that opens it. At most one a day per address."""
+    from the browser that opens it. At most one a day per mailbox (every
+    spelling of it: ratelimit.limits.email_limit_key)."""
     from comments.tasks import send_confirmation
 
     address = FollowUpAddress.objects.filter(email=comment.author_email).first()
@@ -444,11 +450,10 @@ def _queue_confirmation(comment: Comment) -> None:
         address and address.confirmed_at
     ):
         return  # Follow-ups were confirmed already, and nothing waits for it.
-    recently = timezone.now() - timedelta(days=1)
-    if (
-        address
-        and address.confirmation_sent_at
-        and (address.confirmation_sent_at > recently)
+    if is_rate_limited(
+        f"comments:confirmations:{email_limit_key(comment.author_email)}",
+        limit=1,
+        period=24 * 3600,
     ):
         return
     send_confirmation.enqueue(comment.pk)

@@ -152,6 +152,13 @@ def test_an_expired_or_forged_confirmation_link_confirms_nothing(client, setting
     assert FollowUpAddress.objects.get().confirmed_at is None
 
 
+def test_one_confirmation_a_day_reaches_a_mailbox_whatever_its_spelling(client):
+    for email in ["anahit@example.org", "anahit+1@example.org", "Anahit+2@example.org"]:
+        post(client, make_article(), email=email, notify="yes")
+    confirmations = [m for m in mail.outbox if "Confirm your email" in m.subject]
+    assert [m.to for m in confirmations] == [["anahit@example.org"]]
+
+
 def test_no_confirmation_is_sent_for_a_spam_comment(client):
     post(client, make_article(), notify="yes", homepage="bot")
     assert not [m for m in mail.outbox if "Confirm your email" in m.subject]
