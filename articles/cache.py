@@ -103,24 +103,30 @@ def static_files_version() -> str:
 
 def seconds_until_next_publication(generation: int) -> float | None:
     """Seconds until the next scheduled article is due, or None if none is
-    scheduled. One query per generation (0: the cache is unreachable, one query
-    every time): scheduling an article saves it, and every save starts a new
-    generation."""
-    now = timezone.now().timestamp()
+    scheduled. Scheduling an article saves it, and every save starts a new
+    generation: each process looks it up once per generation (0, the cache is
+    unreachable: every time), and again after NEXT_PUBLICATION_SECONDS."""
+    global _next_publication
+    now = time.time()
     if not generation:
         due = _next_publication_timestamp()
         return due - now if due else None
-    key = f"public-pages:next-publication:{generation}"
-    due = cache.get(key)
-    if due is None or (due and due <= now):
+    seen_generation, seen_at, due = _next_publication
+    if (
+        seen_generation != generation
+        or not 0 <= now - seen_at < NEXT_PUBLICATION_SECONDS
+        or (due and due <= now)
+    ):
         due = _next_publication_timestamp()
-        cache.set(key, due, timeout=NEXT_PUBLICATION_TIMEOUT)
+        _next_publication = (generation, now, due)
     return due - now if due else None
 
 
-# Each process's generation is its own without Redis: another worker's change
-# reaches this one's look-up at most this late.
-NEXT_PUBLICATION_TIMEOUT = 60
+# Without Redis, each process's generation is its own: an article another
+# worker schedules reaches this one's look-up at most this late.
+NEXT_PUBLICATION_SECONDS = 60
+# The generation, when (time.time()) and the due time (0: none) last looked up.
+_next_publication = (0, 0.0, 0.0)
 
 
 def _next_publication_timestamp() -> float:

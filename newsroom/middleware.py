@@ -138,11 +138,7 @@ def public_lifetimes() -> dict[str, int]:
         "stale_while_revalidate": settings.PAGE_CACHE_STALE_WHILE_REVALIDATE,
     }
     generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
-    try:
-        until_next = seconds_until_next_publication(generation)
-    except Exception:
-        logger.warning("Cache unreachable: next publication read from the database")
-        until_next = seconds_until_next_publication(0)
+    until_next = seconds_until_next_publication(generation)
     if until_next is not None:
         for name in ("max_age", "s_maxage"):
             lifetimes[name] = min(lifetimes[name], max(int(until_next), 0))
