@@ -5,6 +5,7 @@ from django.contrib.admin.widgets import AdminFileWidget
 
 from articles.fields import CleanImageFormField
 from articles.models import Article
+from articles.validators import validate_single_line
 
 
 class ArticleAdminForm(forms.ModelForm):
@@ -37,6 +38,14 @@ class ArticleAdminForm(forms.ModelForm):
             "comments_enabled",
             "is_featured",
         ]
+
+    def clean_tags(self):
+        # Tags belong to django-taggit, whose model is not held to the text rules
+        # (articles.validators): one line of visible text each, checked here.
+        tags = self.cleaned_data["tags"]
+        for tag in tags:
+            validate_single_line(tag)
+        return tags
 
 
 class SendBackForm(forms.Form):

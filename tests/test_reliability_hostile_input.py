@@ -528,3 +528,24 @@ def test_ordinary_text_in_many_scripts_is_accepted():
     )
     article.full_clean()
     assert Article.objects.filter(pk=article.pk).exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_form_refuses_a_tag_with_a_control_character(client):
+    from tests.factories import make_staff
+
+    client.force_login(make_staff("editor", "Editors"))
+    response = client.post(
+        reverse("admin:articles_article_add"),
+        {
+            "title": "Budget passes",
+            "slug": "budget-passes",
+            "body": "<p>Text.</p>",
+            "category": make_category().pk,
+            "tags": '"fin\x0bance", economy',
+            "status": "draft",
+        },
+    )
+    assert response.status_code == 200
+    assert "one line" in response.context["adminform"].form.errors["tags"][0]
+    assert not Article.objects.exists()
