@@ -105,8 +105,34 @@ class Author(CheckedTextMixin, models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "photo" not in update_fields:
+            return super().save(*args, **kwargs)
+        stored = (
+            Author.objects.filter(pk=self.pk).values_list("photo", flat=True).first()
+            if self.pk
+            else None
+        )
+        super().save(*args, **kwargs)
+        if stored and stored != self.photo.name:
+            # A removed or replaced photo must stop being published; after
+            # commit, so a rolled-back save keeps the file its row points to.
+            self._delete_photo_after_commit(stored)
+
     def get_absolute_url(self):
         return reverse("articles:author", kwargs={"slug": self.slug})
+
+    def delete(self, *args, **kwargs):
+        stored = self.photo.name
+        result = super().delete(*args, **kwargs)
+        if stored:
+            self._delete_photo_after_commit(stored)
+        return result
+
+    def _delete_photo_after_commit(self, name):
+        storage = self.photo.storage
+        transaction.on_commit(lambda: images.delete_files([name], storage=storage))
 
 
 class ArticleQuerySet(models.QuerySet):

@@ -633,3 +633,32 @@ def test_every_image_field_of_the_project_strips_uploads():
     from articles.checks import check_image_fields
 
     assert check_image_fields() == []
+
+
+@pytest.mark.django_db
+def test_a_removed_or_replaced_author_photo_is_no_longer_published(
+    django_capture_on_commit_callbacks,
+):
+    author = make_author(photo=ContentFile(image_bytes(), name="first.jpg"))
+    first = author.photo.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        author.photo.save("second.jpg", ContentFile(image_bytes(size=(640, 361))))
+    second = author.photo.name
+    with django_capture_on_commit_callbacks(execute=True):
+        author.photo = None
+        author.save()
+
+    assert not default_storage.exists(first)
+    assert not default_storage.exists(second)
+
+
+@pytest.mark.django_db
+def test_deleting_an_author_removes_their_photo(django_capture_on_commit_callbacks):
+    author = make_author(photo=ContentFile(image_bytes(), name="me.jpg"))
+    name = author.photo.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        author.delete()
+
+    assert not default_storage.exists(name)
