@@ -5,25 +5,36 @@ Editors hold the newsletter permissions (data migration 0002). Sending and
 scheduling need `newsletter.send_issue`, checked here and again in services.
 """
 
-import io
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
+from articles.validators import validate_single_line
+
 from . import services
-from .models import Delivery, Issue, IssueArticle, Newsletter, Subscriber
+from .models import (
+    Delivery,
+    Issue,
+    IssueArticle,
+    Newsletter,
+    Subscriber,
+    SubscriberImport,
+)
 from .sending import IssueMail, personalise, render_issue
-from .subscriber_csv import export_rows, import_rows
+from .subscriber_csv import export_rows
+from .tasks import import_subscribers
 
 
 def articles_added(count: int) -> str:
@@ -43,8 +54,25 @@ class NewsletterAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class CSVFileField(forms.FileField):
+    """An uploaded UTF-8 text file; `.text` holds its content."""
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if upload and upload.size > settings.MAX_UPLOAD_SIZE:
+            raise ValidationError(
+                f"The file is larger than {filesizeformat(settings.MAX_UPLOAD_SIZE)}."
+            )
+        if upload:
+            try:
+                upload.text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError("The file is not UTF-8 text.") from None
+        return upload
+
+
 class ImportForm(forms.Form):
-    file = forms.FileField(
+    file = CSVFileField(
         label="CSV file",
         help_text='UTF-8, with an "email" column; optional "newsletters" (slugs '
         'separated by ";") and "consent_at" columns.',
@@ -57,6 +85,7 @@ class ImportForm(forms.Form):
     )
     consent_note = forms.CharField(
         max_length=200,
+        validators=[validate_single_line],
         help_text="Where and when these people agreed to receive the newsletter. "
         "Kept with each of them.",
     )
@@ -124,26 +153,31 @@ class SubscriberAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="newsletter_subscriber_import",
             ),
+            path(
+                "import/<int:import_id>/",
+                self.admin_site.admin_view(self.import_status_view),
+                name="newsletter_subscriber_import_status",
+            ),
             *super().get_urls(),
         ]
 
     def import_view(self, request):
+        """Upload a list: stored, then imported by a task, so the request
+        returns at once; the import's own page shows how far it got."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        report = None
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            text = io.TextIOWrapper(
-                form.cleaned_data["file"].file, encoding="utf-8-sig"
+            upload = form.cleaned_data["file"]
+            upload_record = SubscriberImport.objects.create(
+                created_by=request.user,
+                file_name=upload.name[:200],
+                csv_text=upload.text,
+                consent_note=form.cleaned_data["consent_note"],
             )
-            try:
-                report = import_rows(
-                    text,
-                    newsletters=list(form.cleaned_data["newsletters"]),
-                    consent_note=form.cleaned_data["consent_note"],
-                )
-            except UnicodeDecodeError:
-                form.add_error("file", "The file is not UTF-8 text.")
+            upload_record.newsletters.set(form.cleaned_data["newsletters"])
+            import_subscribers.enqueue(upload_record.pk)
+            return redirect(upload_record)
         return TemplateResponse(
             request,
             "admin/newsletter/subscriber/import.html",
@@ -152,7 +186,23 @@ class SubscriberAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "title": "Import subscribers",
                 "form": form,
-                "report": report,
+                "imports": SubscriberImport.objects.all()[:10],
+            },
+        )
+
+    def import_status_view(self, request, import_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        upload = get_object_or_404(SubscriberImport, pk=import_id)
+        return TemplateResponse(
+            request,
+            "admin/newsletter/subscriber/import_status.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Import of {upload.file_name}",
+                "upload": upload,
+                "refresh": not upload.is_finished,
             },
         )
 

@@ -410,3 +410,57 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.issue} → {self.subscriber}"
+
+
+class SubscriberImport(models.Model):
+    """A CSV list of subscribers an editor uploaded, imported by a task
+    (tasks.import_subscribers) so the upload returns at once; the admin page of
+    the import shows its progress and, at the end, every row left out and why."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    file_name = models.CharField(max_length=200, blank=True)
+    # The uploaded text, kept only until the import is done: it is a list of
+    # addresses, and the subscribers hold them from then on.
+    csv_text = models.TextField(blank=True)
+    newsletters = models.ManyToManyField(Newsletter, related_name="+", blank=True)
+    consent_note = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    # One line each, with the row's line number in the file.
+    errors = models.JSONField(default=list, blank=True)
+    skipped = models.JSONField(default=list, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+        verbose_name = "subscriber import"
+        verbose_name_plural = "subscriber imports"
+
+    def __str__(self):
+        return f"{self.file_name or 'Import'} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def get_absolute_url(self):
+        return reverse("admin:newsletter_subscriber_import_status", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

@@ -14,7 +14,7 @@ from django.tasks import task, task_backends
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import sending, services
+from . import sending, services, subscriber_csv
 from .models import Issue, Subscriber
 from .tokens import confirm_url, preferences_url
 
@@ -92,6 +92,13 @@ def start_sending_issue(issue_id: int) -> int:
         ).update(status=Issue.Status.DRAFT):
             logger.error("Issue %s not sent: %s", issue_id, "; ".join(error.messages))
         return 0
+
+
+@task(queue_name="newsletter")
+def import_subscribers(import_id: int) -> None:
+    """An uploaded CSV list (on the newsletter queue: a long import must not
+    hold up the confirmation emails of the default one)."""
+    subscriber_csv.run_import(import_id)
 
 
 @task(queue_name="newsletter")

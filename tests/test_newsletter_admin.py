@@ -335,6 +335,7 @@ def test_subscribers_import_from_the_admin_reports_bad_rows(client, editor, news
             "newsletters": [newsletter.pk],
             "consent_note": "Paper sign-up sheet, open day 2026",
         },
+        follow=True,
     )
     content = response.content.decode()
     assert "1 new" in content
