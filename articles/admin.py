@@ -259,10 +259,13 @@ class ArticleAdmin(admin.ModelAdmin):
         self, request, context, add=False, change=False, form_url="", obj=None
     ):
         is_draft = obj is None or obj.status == Article.Status.DRAFT
+        may_save = (
+            self.has_change_permission(request, obj)
+            if change
+            else self.has_add_permission(request)
+        )
         context["show_submit_for_review"] = (
-            not can_publish(request.user)
-            and is_draft
-            and context.get("has_change_permission" if change else "has_add_permission")
+            not can_publish(request.user) and is_draft and may_save
         )
         context["can_send_back"] = (
             obj is not None

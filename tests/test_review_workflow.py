@@ -245,6 +245,27 @@ def test_a_writer_submits_from_the_change_form(client, writer):
     assert article.status == Article.Status.REVIEW
 
 
+def test_a_writers_draft_offers_submit_for_review(client, writer):
+    article = draft_by(writer)
+    client.force_login(writer)
+
+    new = client.get(reverse("admin:articles_article_add")).content.decode()
+    draft = client.get(change_url(article)).content.decode()
+
+    assert 'name="_submit_for_review"' in new
+    assert 'name="_submit_for_review"' in draft
+
+
+def test_an_article_in_review_offers_no_submit_button(client, writer):
+    article = draft_by(writer)
+    workflow.submit_for_review(article)
+    client.force_login(writer)
+
+    page = client.get(change_url(article)).content.decode()
+
+    assert 'name="_submit_for_review"' not in page
+
+
 def test_a_writer_can_submit_a_new_article_as_they_create_it(client, writer):
     category = make_category()
     client.force_login(writer)
