@@ -67,11 +67,10 @@ class Page:
     path: str
     queries: int | None = None
     fragment_queries: int | None = None
-    cached_queries: int | None = None
     bytes: int | None = None
     status: int | None = None
     # Median time of 5 requests one after another in-process, nothing cached,
-    # then with the page cache off and the fragments cached.
+    # then with the fragments cached.
     server_ms: float | None = None
     fragment_ms: float | None = None
 
@@ -81,9 +80,9 @@ class Load:
     """One wrk run."""
 
     page: str
-    # "off" (nothing cached), "fragments" (page cache off, fragments cached),
-    # "on" (page cache on), "-" for the static file from gunicorn, or "varnish"
-    # (through the shipped Varnish, static file included).
+    # "off" (nothing cached), "fragments" (fragments cached), "-" for the static
+    # file from gunicorn, or "varnish" (through the shipped Varnish, static file
+    # included).
     cache: str
     connections: int
     rps: float | None = None
@@ -211,7 +210,7 @@ def page_weight(html: str, static_root: Path, static_url: str) -> int:
     return total
 
 
-def count_queries(pages: list[Page], cache_available: bool) -> None:
+def count_queries(pages: list[Page]) -> None:
     """SQL queries and bytes per page, from Django's test client in this process,
     against the same database the server uses. The second request of each page is
     counted, so one-off warm-ups (the sign-up box's cached choices) do not count."""
@@ -237,24 +236,12 @@ def count_queries(pages: list[Page], cache_available: bool) -> None:
         return response, count, round(sorted(timings)[2], 1)
 
     for page in pages:
-        response, page.queries, page.server_ms = measure(
-            page, PAGE_CACHE_SECONDS=0, FRAGMENT_CACHE_SECONDS=0
-        )
+        response, page.queries, page.server_ms = measure(page, FRAGMENT_CACHE_SECONDS=0)
         page.status = response.status_code
         page.bytes = len(response.content)
         _, page.fragment_queries, page.fragment_ms = measure(
-            page, PAGE_CACHE_SECONDS=0, FRAGMENT_CACHE_SECONDS=300
+            page, FRAGMENT_CACHE_SECONDS=300
         )
-    if cache_available:
-        from articles.cache import invalidate_public_pages
-
-        invalidate_public_pages()
-        with override_settings(PAGE_CACHE_SECONDS=300, FRAGMENT_CACHE_SECONDS=300):
-            for page in pages:
-                client.get(page.path)
-                with CaptureQueriesContext(connection) as queries:
-                    client.get(page.path)
-                page.cached_queries = len(queries)
 
 
 def sqlite_file_check(path: Path) -> str:
@@ -599,10 +586,7 @@ def main(argv=None) -> int:
             except Exception:
                 results.notes.append(f"{name}: no URL named {url_name} yet")
 
-        cache_available = hasattr(settings, "PAGE_CACHE_SECONDS")
-        if not cache_available:
-            results.notes.append("cache: n/a (no PAGE_CACHE_SECONDS setting yet)")
-        count_queries(pages, cache_available)
+        count_queries(pages)
         results.pages = pages
         article = next(p for p in pages if p.name.startswith("article (50"))
         from django.test import Client
@@ -616,17 +600,10 @@ def main(argv=None) -> int:
 
         if not args.skip_load:
             loaded = [p for p in pages if p.name != "article (500 comments)"]
-            # (name, page cache seconds, fragment cache seconds)
-            modes = [("off", "0", "0"), ("fragments", "0", "300")]
-            if cache_available:
-                modes.append(("on", "300", "300"))
-            for cache, page_seconds, fragment_seconds in modes:
+            # (name, fragment cache seconds)
+            for cache, fragment_seconds in (("off", "0"), ("fragments", "300")):
                 print(f"Serving with cache {cache}", flush=True)
-                server_env = {
-                    **env,
-                    "PAGE_CACHE_SECONDS": page_seconds,
-                    "FRAGMENT_CACHE_SECONDS": fragment_seconds,
-                }
+                server_env = {**env, "FRAGMENT_CACHE_SECONDS": fragment_seconds}
                 server_env["ALLOWED_HOSTS"] = "127.0.0.1"
                 with Gunicorn(server_env, RESULTS / f"gunicorn-{stamp}.log") as server:
                     if cache == "off":
@@ -784,7 +761,6 @@ def render_table(results: Results) -> str:
             queries, in_process = {
                 "off": (page.queries, page.server_ms),
                 "fragments": (page.fragment_queries, page.fragment_ms),
-                "on": (page.cached_queries, None),
             }.get(load.cache, (None, None))
         errors = f" ({load.errors} errors)" if load.errors else ""
         lines.append(
@@ -822,21 +798,21 @@ def budgets(results: Results) -> list[tuple[str, str, str]]:
     for label, value, target in (
         (f"article uncached >= {ARTICLE_UNCACHED_RPS} req/s (16 conns; nothing "
          "cached)", rps_at_16(article, "off"), ARTICLE_UNCACHED_RPS),
-        (f"article uncached >= {ARTICLE_UNCACHED_RPS} req/s (16 conns; page "
-         "cache off, fragments cached)",
+        (f"article uncached >= {ARTICLE_UNCACHED_RPS} req/s (16 conns; "
+         "fragments cached)",
          rps_at_16(article, "fragments"), ARTICLE_UNCACHED_RPS),
-        (f"article cached >= {ARTICLE_CACHED_RPS:,} req/s (16 conns)",
-         rps_at_16(article, "on"), ARTICLE_CACHED_RPS),
+        (f"article cached >= {ARTICLE_CACHED_RPS:,} req/s (16 conns; through "
+         "Varnish)", rps_at_16(article, "varnish"), ARTICLE_CACHED_RPS),
         (f"home uncached >= {HOME_UNCACHED_RPS} req/s (16 conns; nothing cached)",
          rps_at_16("home", "off"), HOME_UNCACHED_RPS),
-        (f"home uncached >= {HOME_UNCACHED_RPS} req/s (16 conns; page cache off, "
-         "fragments cached)", rps_at_16("home", "fragments"), HOME_UNCACHED_RPS),
+        (f"home uncached >= {HOME_UNCACHED_RPS} req/s (16 conns; fragments "
+         "cached)", rps_at_16("home", "fragments"), HOME_UNCACHED_RPS),
     ):  # fmt: skip
         rows.append(
             (label, _fmt(value, ",.0f", " req/s"),
              verdict(None if value is None else value >= target))
         )  # fmt: skip
-    for cache in ("off", "fragments", "on"):
+    for cache in ("off", "fragments", "varnish"):
         load = _load(results, article, cache, 16)
         value = load.p99_ms if load else None
         rows.append(
