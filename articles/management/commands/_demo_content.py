@@ -6,7 +6,8 @@ A fictional regional outlet covering Armenia and its diaspora. Every person quot
 or named here is invented; the events are plausible but did not happen.
 
 Each article's `when` is days before now (negative: scheduled that many days
-ahead); `state` is "published", "scheduled" or "draft".
+ahead); `state` is "published", "scheduled", "draft" or "review" (submitted by
+its writer, waiting for an editor).
 """
 
 CATEGORIES = [
@@ -853,13 +854,13 @@ ARTICLES = [
     dict(
         slug="draft-interview-village-mayor",
         title="Interview: the youngest village mayor in the country",
-        standfirst="Draft: transcript to be shortened.",
+        standfirst="Transcript shortened; ready for an editor.",
         dateline="SISIAN",
         category="politics",
         authors=["tigran-melikian"],
         tags=["villages", "interviews"],
         when=None,
-        state="draft",
+        state="review",
         paragraphs=[
             "She was elected at twenty-six, in a village of four hundred people, on a promise to fix the school roof before the first snow.",
         ],

@@ -1,6 +1,6 @@
 """
 Load the demo newsroom: categories, bylines, 38 original articles with generated
-images, a few scheduled and a few drafts.
+images, a few scheduled, a few drafts and one ready for review.
 
 Idempotent: everything is keyed by slug; a second run changes nothing. Publication
 times and images are set when an article is first created and left alone after,
@@ -142,11 +142,10 @@ class Command(BaseCommand):
         return accounts
 
     def _article(self, spec, categories, authors, writer, now):
-        status = (
-            Article.Status.DRAFT
-            if spec["state"] == "draft"
-            else Article.Status.PUBLISHED
-        )
+        status = {
+            "draft": Article.Status.DRAFT,
+            "review": Article.Status.REVIEW,
+        }.get(spec["state"], Article.Status.PUBLISHED)
         body = "".join(f"<p>{paragraph}</p>" for paragraph in spec["paragraphs"])
         fields = {
             "title": spec["title"],
@@ -172,8 +171,10 @@ class Command(BaseCommand):
                     demo_image(image[0], image[1], spec["slug"]),
                     name=f"{spec['slug']}.jpg",
                 )
-            if status == Article.Status.DRAFT and writer is not None:
+            if status != Article.Status.PUBLISHED and writer is not None:
                 article.created_by = writer
+            if status == Article.Status.REVIEW:
+                article.submitted_at = now
             article.save()
             self._count("created", article)
         else:
