@@ -23,13 +23,10 @@ before the next scheduled article goes live (`seconds_until_next_publication`).
 import functools
 import logging
 import secrets
-import threading
 import time
-from collections import OrderedDict
 
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
-from django.utils import timezone
 
 from articles.frontend_cache import purge_frontend_caches
 
@@ -139,47 +136,3 @@ def _next_publication_timestamp() -> float:
         .first()
     )
     return next_at.timestamp() if next_at else 0
-
-
-class RecentPages:
-    """
-    The cached fragments one process stored or fetched lately,
-    most recently served last. At most `max_bytes` of content: adding past that
-    drops the least recently served. The keys carry the generation, as in the
-    shared cache, so a new generation misses these too; an entry is never served
-    past its expires_at, which ends before the next scheduled article goes live.
-    """
-
-    def __init__(self, *, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.size = 0
-        self._entries = OrderedDict()  # key: (entry, size)
-        # gunicorn's threads share one instance per process.
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            entry, _ = self._entries.get(key, (None, 0))
-            if entry is None:
-                return None
-            if entry["expires_at"] <= timezone.now().timestamp():
-                self._remove(key)
-                return None
-            self._entries.move_to_end(key)
-            return entry
-
-    def add(self, key: str, entry: dict) -> None:
-        size = sum(len(part) for part in entry["parts"])
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
-            self._entries[key] = (entry, size)
-            self.size += size
-            while self.size > self.max_bytes:
-                self._remove(next(iter(self._entries)))
-
-    def _remove(self, key: str) -> None:
-        _, size = self._entries.pop(key)
-        self.size -= size

@@ -29,6 +29,8 @@ every time.
 """
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
@@ -37,7 +39,6 @@ from django.core.cache.utils import make_template_fragment_key
 from django.utils import timezone
 
 from articles.cache import (
-    RecentPages,
     public_pages_generation,
     seconds_until_next_publication,
     static_files_version,
@@ -45,9 +46,54 @@ from articles.cache import (
 
 logger = logging.getLogger(__name__)
 
+
+class RecentFragments:
+    """
+    The fragments one process stored or fetched lately, most recently used last.
+    At most `max_bytes` of content: adding past that drops the least recently
+    used. The keys carry the generation, as in the shared cache, so a new
+    generation misses these too; an entry is never used past its expires_at,
+    which ends before the next scheduled article goes live.
+    """
+
+    def __init__(self, *, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries = OrderedDict()  # key: (entry, size)
+        # gunicorn's threads share one instance per process.
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            entry, _ = self._entries.get(key, (None, 0))
+            if entry is None:
+                return None
+            if entry["expires_at"] <= timezone.now().timestamp():
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def add(self, key: str, entry: dict) -> None:
+        size = sum(len(part) for part in entry["parts"])
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = (entry, size)
+            self.size += size
+            while self.size > self.max_bytes:
+                self._remove(next(iter(self._entries)))
+
+    def _remove(self, key: str) -> None:
+        _, size = self._entries.pop(key)
+        self.size -= size
+
+
 # Each process keeps the fragments it used lately, so most hits need no round trip
-# to Redis. Entries are {"parts": [html], "expires_at": timestamp}, as pages are.
-_recent = RecentPages(max_bytes=settings.FRAGMENT_CACHE_LOCAL_MB * 2**20)
+# to Redis. Entries are {"parts": [html], "expires_at": timestamp}.
+_recent = RecentFragments(max_bytes=settings.FRAGMENT_CACHE_LOCAL_MB * 2**20)
 
 
 def fragment_timeout(generation: int) -> int:

@@ -13,7 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from articles import fragments
-from articles.cache import GENERATION_KEY, RecentPages, public_pages_generation
+from articles.cache import GENERATION_KEY, public_pages_generation
+from articles.fragments import RecentFragments
 from articles.models import Article
 from comments import services as comment_services
 from comments.models import Comment
@@ -32,7 +33,7 @@ PER_RESPONSE = re.compile(r'name="ts" value="[^"]*"')
 def fragment_cache(settings, monkeypatch):
     settings.FRAGMENT_CACHE_SECONDS = 300
     cache.clear()
-    monkeypatch.setattr(fragments, "_recent", RecentPages(max_bytes=2**20))
+    monkeypatch.setattr(fragments, "_recent", RecentFragments(max_bytes=2**20))
     yield settings
     cache.clear()
 
@@ -301,3 +302,45 @@ def test_an_edited_article_shows_its_edit_in_search_results_at_once(
     article.save()
 
     assert "festival opens in the rain" in client.get("/search/", {"q": "harvest"}).text
+
+
+def _entry(size, *, expires_in=300):
+    """A fragment of `size` characters, as RecentFragments keeps it."""
+    return {
+        "parts": ["x" * size],
+        "expires_at": timezone.now().timestamp() + expires_in,
+    }
+
+
+def test_fragments_kept_in_memory_drop_the_least_recently_used_past_their_size():
+    recent = RecentFragments(max_bytes=250)
+    recent.add("menu", _entry(100))
+    recent.add("story", _entry(100))
+    recent.get("menu")  # used again: now the most recent
+
+    recent.add("footer", _entry(100))
+
+    assert recent.get("story") is None
+    assert recent.get("menu") is not None
+    assert recent.get("footer") is not None
+    assert recent.size == 200
+
+
+def test_a_fragment_larger_than_the_memory_for_fragments_is_not_kept():
+    recent = RecentFragments(max_bytes=250)
+
+    recent.add("story", _entry(300))
+
+    assert recent.get("story") is None
+    assert recent.size == 0
+
+
+def test_a_fragment_kept_in_memory_is_not_used_past_its_expiry():
+    recent = RecentFragments(max_bytes=250)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        recent.add("story", _entry(100, expires_in=60))
+
+        clock.shift(60)
+
+        assert recent.get("story") is None
+        assert recent.size == 0

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from articles import cache as cache_module
 from articles import fragments
-from articles.cache import RecentPages
+from articles.fragments import RecentFragments
 from articles.models import Article
 from comments import services as comment_services
 from comments.models import Comment
@@ -47,7 +47,7 @@ def article():
 def fragment_cache(settings, monkeypatch):
     settings.FRAGMENT_CACHE_SECONDS = 300
     cache.clear()
-    monkeypatch.setattr(fragments, "_recent", RecentPages(max_bytes=2**20))
+    monkeypatch.setattr(fragments, "_recent", RecentFragments(max_bytes=2**20))
 
 
 def public_addresses(article) -> list[str]:
@@ -119,7 +119,7 @@ def test_every_worker_sends_the_same_bytes_and_etag(article, fragment_cache):
     # and no fragments of its own.
     cache.clear()
     cache_module._last_seen = (0, 0.0)
-    fragments._recent = RecentPages(max_bytes=2**20)
+    fragments._recent = RecentFragments(max_bytes=2**20)
     second = Client().get(article.get_absolute_url(), headers=GZIP)
 
     assert first["ETag"] == second["ETag"]
