@@ -86,7 +86,6 @@ from urllib.parse import urlsplit
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, mailers, make_msgid
 from django.db import connection as db_connection
 from django.db import transaction
@@ -98,6 +97,7 @@ from django.utils import timezone
 from articles.models import Article
 from articles.sanitizer import strip_all_tags
 
+from .email_images import email_image_url
 from .models import Delivery, Issue, Subscriber
 from .tokens import make_manage_token
 
@@ -107,9 +107,7 @@ logger = logging.getLogger(__name__)
 PREFERENCES_PLACEHOLDER = "@@NEWSLETTER-PREFERENCES-URL@@"
 UNSUBSCRIBE_PLACEHOLDER = "@@NEWSLETTER-UNSUBSCRIBE-URL@@"
 
-# Images are picked at least this wide (sharp on most screens) and shown at the
-# width of the email's content column.
-EMAIL_IMAGE_WIDTH = 600
+# The width of the email's content column, where images are shown.
 EMAIL_CONTENT_WIDTH = 536
 
 
@@ -131,16 +129,9 @@ def absolute_url(url: str) -> str:
 
 
 def _image_url(article: Article) -> str:
-    """A resized copy about as wide as the email, else the original."""
-    renditions = article.image_renditions or {}
-    if renditions:
-        widths = sorted(int(width) for width in renditions)
-        fitting = [width for width in widths if width >= EMAIL_IMAGE_WIDTH]
-        chosen = fitting[0] if fitting else widths[-1]
-        return absolute_url(default_storage.url(renditions[str(chosen)]))
-    if article.image:
-        return absolute_url(article.image.url)
-    return ""
+    """A JPEG or PNG about as wide as the email (never WebP: email_images)."""
+    url = email_image_url(article)
+    return absolute_url(url) if url else ""
 
 
 def _summary(article: Article) -> str:
