@@ -16,6 +16,7 @@ from django.views.decorators.http import (
 )
 
 from articles.crossorigin import public_form
+from articles.validators import normalise_line
 from ratelimit.limits import client_ip, is_rate_limited
 
 from . import services, webhooks
@@ -84,7 +85,9 @@ def _signup_source(request, form_source: str) -> str:
     """The page of the site the sign-up came from (for the consent record)."""
     if form_source.startswith("/") and not form_source.startswith("//"):
         return settings.SITE_URL + form_source
-    return request.META.get("HTTP_REFERER", "")[:300] or request.build_absolute_uri()
+    # A header may hold tabs and other control characters the model refuses.
+    referer = normalise_line(request.headers.get("Referer", ""))[:300]
+    return referer or request.build_absolute_uri()
 
 
 @public_form

@@ -227,6 +227,17 @@ def test_the_consent_record_keeps_no_control_characters(client, digest):
     assert Subscriber.objects.get().consent_source.endswith("/articles/[2Jx/")
 
 
+def test_a_referer_with_control_characters_is_recorded_without_them(client, digest):
+    # No source in the form: the consent record falls back on the Referer header.
+    client.post(
+        SUBSCRIBE,
+        {"email": "reader@example.org", "newsletters": [digest.pk]},
+        headers={"Referer": "http://127.0.0.1:8000/articles/x/\t\x85\x7f"},
+    )
+    source = Subscriber.objects.get().consent_source
+    assert source == "http://127.0.0.1:8000/articles/x/"
+
+
 def test_a_sign_up_without_a_newsletter_is_refused(client, digest):
     response = sign_up(client, "reader@example.org")
     assert response.status_code == 400
