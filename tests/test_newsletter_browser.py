@@ -3,11 +3,12 @@
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from newsletter.models import Subscriber
+from newsletter.models import Issue, Subscriber
 from tests.conftest import run_axe, save_screenshot
-from tests.factories import make_article, make_newsletter
+from tests.factories import make_article, make_issue, make_newsletter
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,3 +63,24 @@ def test_newsletter_pages_pass_axe(live_server, page):
     expect(page.get_by_text("Enter a complete email address")).to_be_visible()
     assert violations(page) == []
     save_screenshot(page, "newsletter-page-error")
+
+
+def test_the_archive_and_an_issue_pass_axe(live_server, page):
+    cache.clear()
+    newsletter = make_newsletter(name="Morning Briefing", slug="morning")
+    issue = make_issue(
+        newsletter,
+        subject="Trams are back",
+        intro="<p>Good morning.</p>",
+        articles=[make_article(title="Tram line opens")],
+    )
+    Issue.objects.filter(pk=issue.pk).update(
+        status=Issue.Status.SENT, started_at=timezone.now()
+    )
+
+    page.goto(live_server.url + newsletter.get_archive_url())
+    assert violations(page) == []
+    page.get_by_role("link", name="Trams are back").click()
+    expect(page.get_by_role("heading", name="Trams are back", level=1)).to_be_visible()
+    assert violations(page) == []
+    save_screenshot(page, "newsletter-issue-web-version")
