@@ -365,6 +365,16 @@ class Article(CheckedTextMixin, models.Model):
             self.published_at = timezone.now()
             if touched is not None:
                 touched.add("published_at")
+        if (
+            touches("status")
+            and self.status == self.Status.REVIEW
+            and self.submitted_at is None
+        ):
+            # However it got there (the workflow, an editor's status menu), an
+            # article in review says since when: the editors' queue sorts on it.
+            self.submitted_at = timezone.now()
+            if touched is not None:
+                touched.add("submitted_at")
         replaced_files = []
         if touches("image"):
             replaced_files = self._stored_image_files()

@@ -88,6 +88,16 @@ def test_an_article_in_review_is_not_public(writer):
     assert not Article.objects.published().exists()
 
 
+def test_an_article_put_in_review_any_other_way_gets_a_submission_time(writer):
+    article = draft_by(writer)
+
+    article.status = Article.Status.REVIEW
+    article.save()
+
+    article.refresh_from_db()
+    assert article.submitted_at is not None
+
+
 def test_only_a_draft_can_be_submitted():
     article = make_article()
 
