@@ -268,12 +268,13 @@ class IssueAdmin(admin.ModelAdmin):
         if not counts["total"]:
             return "Not sent yet."
         return format_html(
-            "{} sent, {} failed, {} in doubt, {} skipped, of {} "
+            "{} sent, {} failed, {} in doubt, {} skipped, {} cancelled, of {} "
             '(<a href="{}">live progress</a>)',
             counts[Delivery.Status.SENT],
             counts[Delivery.Status.FAILED],
             counts[Delivery.Status.IN_DOUBT],
             counts[Delivery.Status.SKIPPED],
+            counts[Delivery.Status.CANCELLED],
             counts["total"],
             reverse("admin:newsletter_issue_progress", args=[issue.pk]),
         )

@@ -132,3 +132,16 @@ def test_archive_pages_are_the_same_for_every_reader_and_set_no_cookie(newslette
         assert first.status_code == 200
         assert first.cookies == {}
         assert first.content == second.content
+
+
+def test_the_admin_links_a_sent_issue_to_its_web_version(admin_client, newsletter):
+    issue = gone_out(make_issue(newsletter))
+    draft = make_issue(newsletter)
+
+    def change_page(issue):
+        return admin_client.get(
+            reverse("admin:newsletter_issue_change", args=[issue.pk])
+        ).content.decode()
+
+    assert f'href="{issue.get_web_url()}"' in change_page(issue)
+    assert draft.get_web_url() not in change_page(draft)
