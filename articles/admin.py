@@ -24,9 +24,11 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from reversion.admin import VersionAdmin
+from reversion.models import Version
 
-from articles import workflow
-from articles.forms import ArticleAdminForm, SendBackForm
+from articles import revisions, workflow
+from articles.forms import ArticleAdminForm, CompareRevisionsForm, SendBackForm
 from articles.models import Article, Author, Category, SlugRedirect, User
 
 PUBLISH_PERMISSION = "articles.publish_article"
@@ -122,8 +124,9 @@ class SlugRedirectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(VersionAdmin):
     form = ArticleAdminForm
+    object_history_template = "admin/articles/article/object_history.html"
     list_display = [
         "title",
         "status_label",
@@ -142,7 +145,19 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
     actions = ["publish", "unpublish", "duplicate"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "standfirst", "dateline", "body"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    "slug",
+                    "standfirst",
+                    "dateline",
+                    "body",
+                    "loaded_version",
+                ]
+            },
+        ),
         (
             "Image",
             {
@@ -183,6 +198,11 @@ class ArticleAdmin(admin.ModelAdmin):
                 "<path:object_id>/duplicate/",
                 self.admin_site.admin_view(require_POST(self.duplicate_view)),
                 name="articles_article_duplicate",
+            ),
+            path(
+                "<path:object_id>/history/compare/",
+                self.admin_site.admin_view(self.compare_view),
+                name="articles_article_compare",
             ),
             path(
                 "<path:object_id>/send-back/",
@@ -253,6 +273,37 @@ class ArticleAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(
             request, "admin/articles/article/send_back.html", context
+        )
+
+    def compare_view(self, request, object_id):
+        """Two revisions of the article side by side: what changed in the
+        headline, standfirst, body, image and tags."""
+        article = self._get_article_for(
+            request, object_id, may=self.has_view_permission
+        )
+        versions = list(
+            Version.objects.get_for_object(article).select_related("revision__user")
+        )
+        data = request.GET or None
+        if data is None and len(versions) >= 2:
+            # Newest first: by default, the last change.
+            data = {"old": versions[1].pk, "new": versions[0].pk}
+        form = CompareRevisionsForm(data, versions=versions)
+        differences = None
+        if form.is_valid():
+            differences = revisions.compare_versions(
+                form.cleaned_data["old"], form.cleaned_data["new"]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": article,
+            "form": form,
+            "differences": differences,
+            "title": f"Compare revisions of “{article}”",
+        }
+        return TemplateResponse(
+            request, "admin/articles/article/compare_revisions.html", context
         )
 
     def render_change_form(

@@ -3,6 +3,7 @@ import re
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -405,6 +406,14 @@ class Article(CheckedTextMixin, models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    @property
+    def tagged_items(self):
+        """The article's tag links: a revision keeps them (articles.revisions), so
+        restoring it restores the tags."""
+        return self.tags.through.objects.filter(
+            content_type=ContentType.objects.get_for_model(Article), object_id=self.pk
+        )
 
     def slug_is_redirected(self) -> bool:
         """Whether the slug is another article's former one: taking it would

@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "taggit",
+    "reversion",
     "django_tasks_db",
     "django_prose_editor",
     "anymail",
