@@ -108,11 +108,17 @@ def update_preferences(*, subscriber: Subscriber, newsletters) -> None:
 
 
 def mark_bounced(*, emails: list[str], complained: bool = False) -> int:
-    """Never mail these addresses again. Returns how many were found."""
+    """Never mail these addresses again. As in suppress_address, a complaint is
+    never turned back into a bounce. Returns how many were found."""
     status = Subscriber.Status.COMPLAINED if complained else Subscriber.Status.BOUNCED
-    return Subscriber.objects.filter(
+    subscribers = Subscriber.objects.filter(
         email__in=[normalize_email(email) for email in emails]
-    ).update(status=status)
+    )
+    found = subscribers.count()
+    if not complained:
+        subscribers = subscribers.exclude(status=Subscriber.Status.COMPLAINED)
+    subscribers.update(status=status)
+    return found
 
 
 # Composing -------------------------------------------------------------------------

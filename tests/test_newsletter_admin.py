@@ -343,6 +343,25 @@ def test_subscribers_import_from_the_admin_reports_bad_rows(client, editor, news
     assert Subscriber.objects.get().email == "good@example.org"
 
 
+def test_marking_bounced_in_the_admin_keeps_a_complaint(client, editor, newsletter):
+    complained = make_subscriber(newsletter, status=Subscriber.Status.COMPLAINED)
+    confirmed = make_subscriber(newsletter)
+    client.force_login(editor)
+
+    client.post(
+        reverse("admin:newsletter_subscriber_changelist"),
+        {
+            "action": "mark_bounced",
+            "_selected_action": [complained.pk, confirmed.pk],
+        },
+    )
+
+    complained.refresh_from_db()
+    confirmed.refresh_from_db()
+    assert complained.status == Subscriber.Status.COMPLAINED
+    assert confirmed.status == Subscriber.Status.BOUNCED
+
+
 def test_a_writer_cannot_see_subscribers(client, writer, newsletter):
     make_subscriber(newsletter)
     client.force_login(writer)
