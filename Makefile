@@ -13,7 +13,7 @@ SITE_URL ?= http://$(HOST):$(PORT)
 
 DEV := DEBUG=1 SITE_URL=$(SITE_URL)
 
-.PHONY: run test test-sqlite test-postgres lint checks install browser varnish validator wrk bench bench-smoke clean
+.PHONY: run test test-fast test-sqlite test-postgres lint checks install browser varnish validator wrk bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

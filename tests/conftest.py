@@ -1,6 +1,7 @@
 """Shared fixtures. Factories live in tests/factories.py."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,35 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+# A test that uses one of these starts a server or a browser.
+SLOW_FIXTURES = {"live_server", "browser", "page", "phone_page"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that start a server or a browser as slow, so `make test-fast`
+    (`pytest -m "not slow"`) leaves them out without each module saying so."""
+    for item in items:
+        uses_slow_fixture = SLOW_FIXTURES.intersection(item.fixturenames)
+        if uses_slow_fixture or item.get_closest_marker("varnish"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_process(request, monkeypatch):
+    """A test not marked slow may not start a process: the fast tier stays fast
+    because nothing in it can wait on another program."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(
+            "This test starts a process: mark it @pytest.mark.slow "
+            "(or its module: pytestmark = pytest.mark.slow)."
+        )
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
 @pytest.fixture(autouse=True)

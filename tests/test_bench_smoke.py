@@ -244,6 +244,7 @@ def test_a_repeated_load_that_completed_nothing_counts_as_the_slowest():
     assert median_run(runs + [dict(runs[1], rps=950.0)])["rps"] == 900.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "args", "message"),
     [

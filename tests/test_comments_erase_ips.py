@@ -69,6 +69,7 @@ def test_a_bad_number_of_days_is_refused_with_exit_status_2(days):
     assert refused.value.returncode == 2
 
 
+@pytest.mark.slow
 def test_on_the_command_line_the_refusal_is_one_line_and_exit_status_2(settings):
     import subprocess
     import sys

@@ -96,6 +96,7 @@ def test_a_cache_that_is_down_is_logged_and_the_save_still_succeeds(
     assert "not purged" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_cache_address_without_a_scheme_is_refused_at_start():
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],

@@ -27,7 +27,7 @@ from tests.factories import (
     make_newsletter,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 VNU_JAR = (
     Path(__file__).resolve().parent.parent

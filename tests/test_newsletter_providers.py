@@ -49,6 +49,7 @@ def settings_in_a_fresh_process(**env):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_smtp_stays_the_default():
     read = settings_in_a_fresh_process(DEBUG="0", SECRET_KEY="x" * 50)
     assert read["mailers"]["default"]["BACKEND"] == (
@@ -57,6 +58,7 @@ def test_smtp_stays_the_default():
     assert read["anymail"] is None
 
 
+@pytest.mark.slow
 def test_a_provider_and_its_keys_come_from_the_environment():
     read = settings_in_a_fresh_process(
         EMAIL_PROVIDER="postmark",
@@ -72,6 +74,7 @@ def test_a_provider_and_its_keys_come_from_the_environment():
     }
 
 
+@pytest.mark.slow
 def test_an_unknown_provider_is_refused_by_name():
     error = settings_in_a_fresh_process(EMAIL_PROVIDER="carrier-pigeon")
     assert error.startswith("django.core.exceptions.ImproperlyConfigured: ")
@@ -79,6 +82,7 @@ def test_an_unknown_provider_is_refused_by_name():
     assert "not 'carrier-pigeon'" in error
 
 
+@pytest.mark.slow
 def test_a_provider_without_its_webhook_key_is_refused():
     error = settings_in_a_fresh_process(EMAIL_PROVIDER="mailgun", ANYMAIL_API_KEY="key")
     assert error.endswith(

@@ -91,6 +91,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_server_gives_503_pages():
     """A real failure, not a patched one: the settings point at a PostgreSQL port
     where nothing listens."""

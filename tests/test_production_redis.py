@@ -35,9 +35,12 @@ def _redis_answers() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(
-    not _redis_answers(), reason=f"Redis is not reachable at {REDIS_URL}"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not _redis_answers(), reason=f"Redis is not reachable at {REDIS_URL}"
+    ),
+]
 
 
 @pytest.fixture

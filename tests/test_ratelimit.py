@@ -163,6 +163,7 @@ def database(tmp_path):
     return database
 
 
+@pytest.mark.slow
 def test_processes_running_at_once_share_one_limit(database):
     command, env = _manage(*SHELL_HITS, database=database)
     workers = [
@@ -183,6 +184,7 @@ def test_processes_running_at_once_share_one_limit(database):
     assert (allowed, refused) == (6, 4)
 
 
+@pytest.mark.slow
 def test_a_restarted_process_keeps_the_count(database):
     first = _run(*SHELL_HITS, database=database)
     second = _run(*SHELL_HITS, database=database)

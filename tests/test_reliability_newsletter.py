@@ -22,6 +22,8 @@ from bench.server import ROOT, ScratchDatabase, free_port, manage, postgres_reac
 from bench.smtp_sink import SinkProcess
 from newsletter.models import Newsletter, Subscriber
 
+pytestmark = pytest.mark.slow
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 

@@ -30,6 +30,8 @@ from bench.server import (
     redis_reachable,
 )
 
+pytestmark = pytest.mark.slow
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith("postgres")
 # RELIABILITY_REDIS_URL=none runs the embedded profile (in-process cache) instead.

@@ -50,6 +50,7 @@ def _reachable() -> str | None:
 
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.postgres,
     pytest.mark.skipif(_reachable() is not None, reason=str(_reachable())),
 ]

@@ -14,6 +14,8 @@ from django.core.mail import EmailMultiAlternatives
 
 from newsroom.console_email import ReadableConsoleBackend
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 LINK = (

@@ -10,6 +10,8 @@ from django.core.mail import EmailMessage, mailers
 
 from bench.smtp_sink import SinkProcess
 
+pytestmark = pytest.mark.slow
+
 # A body whose lines start with dots, one of them a lone dot: sent dot-stuffed, so
 # none of them may end the message early.
 DOTTED = b"Subject: Dots\r\n\r\nFirst line\r\n.\r\n..two\r\n.\r\n\r\nLast line\r\n"
