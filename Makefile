@@ -71,6 +71,10 @@ checks: install
 	$(DEV) $(BIN)/python manage.py check --fail-level WARNING
 	$(DEV) $(BIN)/python manage.py makemigrations --check --dry-run
 
+# Everything that starts no process, server or browser: the tier to run while working.
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
 test-sqlite: install browser varnish validator
 	$(BIN)/pytest
 
