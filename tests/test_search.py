@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Value
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -154,13 +155,17 @@ def test_results_paginate_and_keep_the_query(client):
     assert client.get("/search/", {"q": "harvest", "page": 3}).status_code == 404
 
 
-def test_search_results_cost_the_same_queries_whatever_their_number(
-    client, django_assert_max_num_queries
-):
-    for n in range(12):
-        make_article(title=f"Harvest report {n}")
-    with django_assert_max_num_queries(5):
+def test_search_results_cost_the_same_queries_whatever_their_number(client):
+    make_article(title="Harvest report 0")
+    with CaptureQueriesContext(connection) as one_result:
         client.get("/search/", {"q": "harvest"})
+    for n in range(1, 12):
+        make_article(title=f"Harvest report {n}")
+    with CaptureQueriesContext(connection) as twelve_results:
+        client.get("/search/", {"q": "harvest"})
+    # Each added article starts a new generation, so both requests pay the same
+    # once-per-generation look-ups (menus, the next scheduled publication).
+    assert len(twelve_results) == len(one_result) <= 6
 
 
 @only_on_postgres
