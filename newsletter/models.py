@@ -412,7 +412,7 @@ class Delivery(models.Model):
         return f"{self.issue} → {self.subscriber}"
 
 
-class SubscriberImport(models.Model):
+class SubscriberImport(CheckedTextMixin, models.Model):
     """A CSV list of subscribers an editor uploaded, imported by a task
     (tasks.import_subscribers) so the upload returns at once; the admin page of
     the import shows its progress and, at the end, every row left out and why."""
