@@ -163,9 +163,10 @@ def test_search_results_cost_the_same_queries_whatever_their_number(client):
         make_article(title=f"Harvest report {n}")
     with CaptureQueriesContext(connection) as twelve_results:
         client.get("/search/", {"q": "harvest"})
-    # Each added article starts a new generation, so both requests pay the same
-    # once-per-generation look-ups (menus, the next scheduled publication).
-    assert len(twelve_results) == len(one_result) <= 6
+    # The first request also fills what the site caches once (the sign-up box's
+    # newsletters); each added article starts a new generation, so both pay the
+    # once-per-generation look-ups (the next scheduled publication).
+    assert len(twelve_results) <= len(one_result) <= 6
 
 
 @only_on_postgres
