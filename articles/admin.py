@@ -29,7 +29,14 @@ from reversion.models import Version
 
 from articles import revisions, workflow
 from articles.forms import ArticleAdminForm, CompareRevisionsForm, SendBackForm
-from articles.models import Article, Author, Category, SlugRedirect, User
+from articles.models import (
+    Article,
+    Author,
+    Category,
+    Correction,
+    SlugRedirect,
+    User,
+)
 
 PUBLISH_PERMISSION = "articles.publish_article"
 
@@ -123,10 +130,36 @@ class SlugRedirectAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
 
+class CorrectionInline(admin.StackedInline):
+    """Correction and update notes on a published story: readers see them on the
+    article and on the corrections page. Editors only; a note once published is
+    part of the record, so it can be changed but not deleted here."""
+
+    model = Correction
+    extra = 0
+    fields = ["kind", "note", "created_at", "created_by"]
+    readonly_fields = ["created_at", "created_by"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return (
+            obj is not None
+            and obj.status == Article.Status.PUBLISHED
+            and can_publish(request.user)
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return can_publish(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return can_publish(request.user)
+
+
 @admin.register(Article)
 class ArticleAdmin(VersionAdmin):
     form = ArticleAdminForm
     object_history_template = "admin/articles/article/object_history.html"
+    inlines = [CorrectionInline]
     list_display = [
         "title",
         "status_label",
@@ -154,6 +187,7 @@ class ArticleAdmin(VersionAdmin):
                     "standfirst",
                     "dateline",
                     "body",
+                    "minor_edit",
                     "loaded_version",
                 ]
             },
@@ -421,6 +455,13 @@ class ArticleAdmin(VersionAdmin):
             obj.status = Article.Status.DRAFT
             obj.published_at = stored.published_at if stored else None
             obj.is_featured = stored.is_featured if stored else False
+        if (
+            change
+            and obj.is_published
+            and not form.cleaned_data.get("minor_edit")
+            and set(form.changed_data) - {"minor_edit", "loaded_version"}
+        ):
+            obj.modified_at = timezone.now()
         super().save_model(request, obj, form, change)
         if "_submit_for_review" in request.POST:
             workflow.submit_for_review(obj)
@@ -430,6 +471,15 @@ class ArticleAdmin(VersionAdmin):
                 "read-only to you until an editor publishes it or sends it back.",
                 messages.SUCCESS,
             )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Correction:
+            for correction in formset.save(commit=False):
+                if correction.pk is None:
+                    correction.created_by = request.user
+                correction.save()
+            return
+        super().save_formset(request, form, formset, change)
 
     def save_related(self, request, form, formsets, change):
         article = form.instance

@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_safe
 from taggit.models import Tag
 
-from articles.models import Article, Author, Category
+from articles.models import Article, Author, Category, Correction
 from articles.validators import strip_xml_illegal
 
 FEED_ITEMS = 20
@@ -194,6 +194,41 @@ class AuthorFeed(LatestArticlesFeed):
 
     def description(self, obj):
         return f"Articles by {obj.name}."
+
+
+class CorrectionsFeed(Feed):
+    """The corrections page as a feed: every correction and update of a
+    published story, newest first."""
+
+    feed_type = RssFeed
+
+    def title(self):
+        return f"Corrections | {settings.SITE_NAME}"
+
+    def link(self):
+        return reverse("articles:corrections")
+
+    def description(self):
+        return f"Corrections and updates to {settings.SITE_NAME} stories."
+
+    def items(self):
+        return (
+            Correction.objects.filter(article__in=Article.objects.published())
+            .select_related("article")
+            .only("kind", "note", "created_at", "article__title", "article__slug")[
+                :FEED_ITEMS
+            ]
+        )
+
+    def item_title(self, item):
+        return f"{item.get_kind_display()}: {item.article.title}"
+
+    def item_description(self, item):
+        # Plain text, escaped: feed readers render descriptions as HTML.
+        return escape(item.note)
+
+    def item_pubdate(self, item):
+        return item.created_at
 
 
 def rss(feed_class):

@@ -20,6 +20,12 @@ class ArticleAdminForm(forms.ModelForm):
     # The time of the stored row this form was opened with: saving over a newer
     # one (a colleague's) is refused rather than silently undoing their change.
     loaded_version = forms.CharField(widget=forms.HiddenInput, required=False)
+    minor_edit = forms.BooleanField(
+        label="Minor edit",
+        required=False,
+        help_text="A typo or a broken link: readers are not shown an update. "
+        "Leave unticked when the story changed; its 'Updated' time then moves.",
+    )
     image = CleanImageFormField(
         required=False,
         widget=AdminFileWidget,

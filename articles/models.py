@@ -278,6 +278,15 @@ class Article(CheckedTextMixin, models.Model):
     editors_notified = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    modified_at = models.DateTimeField(
+        "updated (shown to readers)",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The 'Updated' time readers see: moved by an editor's save of "
+        "the published article (unless marked a minor edit) and by a correction "
+        "or update note.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -406,6 +415,12 @@ class Article(CheckedTextMixin, models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:detail", kwargs={"slug": self.slug})
+
+    @property
+    def last_updated(self):
+        """When readers were last told the story changed: its latest update, or
+        its publication."""
+        return self.modified_at or self.published_at
 
     @property
     def tagged_items(self):
@@ -560,3 +575,65 @@ class SlugRedirect(CheckedTextMixin, models.Model):
 
     def __str__(self):
         return f"{self.old_slug} → {self.article.slug}"
+
+
+class Correction(CheckedTextMixin, models.Model):
+    """A dated note on a published story, shown to readers on the article, on the
+    corrections page and in its feed: a correction of an error, or an update."""
+
+    class Kind(models.TextChoices):
+        CORRECTION = "correction", "Correction"
+        UPDATE = "update", "Update"
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="corrections"
+    )
+    kind = models.CharField(
+        max_length=10, choices=Kind.choices, default=Kind.CORRECTION
+    )
+    note = models.TextField(
+        max_length=2000,
+        help_text="Plain text, shown as written: what was wrong and what is right "
+        "now, or what is new.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="corrections_written",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        verbose_name = "correction or update"
+        verbose_name_plural = "corrections and updates"
+        indexes = [
+            # The corrections page and feed: newest first, site-wide.
+            models.Index(fields=["-created_at"], name="correction_newest_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to “{self.article}”"
+
+    def save(self, *args, **kwargs):
+        adding = self.pk is None
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                # Readers are told the story changed: its "Updated" time moves.
+                Article.objects.filter(pk=self.article_id).update(
+                    modified_at=self.created_at
+                )
+        _invalidate_public_pages()
+
+    def get_absolute_url(self):
+        return f"{self.article.get_absolute_url()}#correction-{self.pk}"
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        _invalidate_public_pages()
+        return result

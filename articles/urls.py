@@ -39,6 +39,10 @@ urlpatterns = [
         name="month",
     ),
     path("search/", views.search, name="search"),
+    path("corrections/", views.corrections, name="corrections"),
+    path(
+        "corrections/feed/", feeds.rss(feeds.CorrectionsFeed), name="corrections_feed"
+    ),
     # Feeds: RSS at feed/, Atom at feed/atom/, for the site and each listing.
     path("feed/", feeds.rss(feeds.LatestArticlesFeed), name="feed"),
     path("feed/atom/", feeds.atom(feeds.LatestArticlesFeed), name="atom"),

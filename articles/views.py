@@ -24,12 +24,13 @@ from django.views.generic.dates import (
 )
 from taggit.models import Tag
 
-from articles.models import Article, Author, Category, SlugRedirect
+from articles.models import Article, Author, Category, Correction, SlugRedirect
 from articles.related import related_articles
 from articles.search import SearchForm, search_articles
 from articles.templatetags.article_tags import image_sources
 
 PER_PAGE = 12
+CORRECTIONS_PER_PAGE = 30
 HOME_LATEST = 8
 HOME_ROW = 4
 HOME_ROW_SCAN = 500
@@ -246,6 +247,11 @@ class StoryParts:
         return related_articles(self._prefetched)
 
     @cached_property
+    def corrections(self):
+        """Its correction and update notes, oldest first, as a story reads."""
+        return list(self.article.corrections.order_by("created_at", "id"))
+
+    @cached_property
     def _neighbours(self):
         return _neighbours(self.article)
 
@@ -313,13 +319,34 @@ def article_detail(request, slug):
             "parts": StoryParts(article),
             "is_preview": is_preview,
             "show_updated": article.published_at
-            and article.updated_at - article.published_at > UPDATE_SHOWN_AFTER,
+            and article.last_updated - article.published_at > UPDATE_SHOWN_AFTER,
             "share_url": settings.SITE_URL + article.get_absolute_url(),
         },
     )
     if is_preview:
         patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+@require_safe
+def corrections(request):
+    """Every correction and update of a published story, newest first."""
+    page = LazyPage(
+        Correction.objects.filter(article__in=Article.objects.published())
+        .select_related("article")
+        .only("kind", "note", "created_at", "article__title", "article__slug"),
+        _requested_page(request),
+        per_page=CORRECTIONS_PER_PAGE,
+    )
+    return render(
+        request,
+        "articles/corrections.html",
+        {
+            "page": page,
+            "feed_url": reverse("articles:corrections_feed"),
+            "next_label": "Older corrections",
+        },
+    )
 
 
 @require_safe

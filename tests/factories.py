@@ -126,3 +126,14 @@ def make_staff(username, *group_names, **fields):
     )
     user.groups.add(*Group.objects.filter(name__in=group_names))
     return user
+
+
+def no_inline_forms(prefix="corrections"):
+    """The management form of an admin inline with no rows, as a browser posts
+    it with the article's change form."""
+    return {
+        f"{prefix}-TOTAL_FORMS": "0",
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }

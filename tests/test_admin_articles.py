@@ -12,7 +12,13 @@ from django.utils import timezone
 from PIL import Image
 
 from articles.models import Article
-from tests.factories import make_article, make_author, make_category, make_staff
+from tests.factories import (
+    make_article,
+    make_author,
+    make_category,
+    make_staff,
+    no_inline_forms,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +72,7 @@ def form_data(category, **overrides):
         "category": category.pk,
         "tags": "",
         "comments_enabled": "on",
+        **no_inline_forms(),
     }
     data.update(overrides)
     return data

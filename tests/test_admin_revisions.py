@@ -8,7 +8,7 @@ from reversion.models import Version
 
 from articles.models import Article
 from articles.revisions import body_as_text, diff_text
-from tests.factories import make_article, make_category, make_staff
+from tests.factories import make_article, make_category, make_staff, no_inline_forms
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +52,7 @@ def opened_form(client, article):
         "published_at_0": article.published_at.strftime("%Y-%m-%d"),
         "published_at_1": article.published_at.strftime("%H:%M:%S"),
         "loaded_version": form["loaded_version"].value(),
+        **no_inline_forms(),
     }
     return data
 

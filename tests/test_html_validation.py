@@ -16,6 +16,7 @@ from django.template.loader import get_template
 from django.test import RequestFactory
 from django.views.defaults import server_error
 
+from articles.models import Correction
 from comments.models import Comment
 from newsletter.models import Issue
 from tests.comments_helpers import post
@@ -95,6 +96,11 @@ def newsroom():
     first = make_comment(article, text="Terrible news.\n\nSee https://example.org")
     make_comment(article, parent=first, text="Our orchard too.")
     make_comment(article, author_url="https://reader.example", text="Nets help.")
+    Correction.objects.create(
+        article=article,
+        note="An earlier version put the loss at a half.\nIt is a third.",
+    )
+    Correction.objects.create(article=article, kind="update", note="Loans open today.")
     return article
 
 
@@ -129,6 +135,7 @@ def test_public_pages_have_no_html_errors(client, newsroom, tmp_path, settings):
         "newsletter-archive": newsletter_issue.newsletter.get_archive_url(),
         "newsletter-issue": newsletter_issue.get_web_url(),
         "not-found": "/no-such-page/",
+        "corrections": "/corrections/",
     }
     pages = {}
     for name, address in addresses.items():

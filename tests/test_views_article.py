@@ -330,7 +330,8 @@ def test_json_ld_describes_a_news_article(client):
     assert data["headline"] == "Metro extension opens"
     assert data["mainEntityOfPage"] == {"@type": "WebPage", "@id": url}
     assert data["datePublished"] == article.published_at.isoformat()
-    assert data["dateModified"] == article.updated_at.isoformat()
+    # Never updated: its publication time.
+    assert data["dateModified"] == article.published_at.isoformat()
     assert data["dateline"] == "YEREVAN"
     assert data["author"] == [
         {

@@ -155,8 +155,9 @@ def site_logo_url():
     return absolute_url(static("articles/logo.png"))
 
 
-def article_structured_data(article: Article, authors) -> dict:
-    """schema.org NewsArticle for an article page."""
+def article_structured_data(article: Article, authors, corrections=()) -> dict:
+    """schema.org NewsArticle for an article page; `corrections` are its
+    Correction notes (updates are not corrections, and are left out)."""
     url = absolute_url(article.get_absolute_url())
     data = {
         "@context": "https://schema.org",
@@ -168,7 +169,9 @@ def article_structured_data(article: Article, authors) -> dict:
         "datePublished": article.published_at.isoformat()
         if article.published_at
         else None,
-        "dateModified": article.updated_at.isoformat(),
+        "dateModified": article.last_updated.isoformat()
+        if article.last_updated
+        else None,
         "articleSection": article.category.name,
         "author": [
             {
@@ -192,6 +195,16 @@ def article_structured_data(article: Article, authors) -> dict:
     }
     if article.dateline:
         data["dateline"] = article.dateline
+    data["correction"] = [
+        {
+            "@type": "CorrectionComment",
+            "text": correction.note,
+            "datePublished": correction.created_at.isoformat(),
+            "url": absolute_url(correction.get_absolute_url()),
+        }
+        for correction in corrections
+        if correction.kind == correction.Kind.CORRECTION
+    ]
     image = image_sources(article)
     if image:
         largest = image["largest"]
@@ -210,7 +223,8 @@ def article_json_ld(article, parts):
         "article-json-ld",
         [article.pk],
         lambda: json.dumps(
-            article_structured_data(article, parts.authors), ensure_ascii=False
+            article_structured_data(article, parts.authors, parts.corrections),
+            ensure_ascii=False,
         ),
     )
     # A data block, never run: CSP does not apply to it, so it carries no nonce
