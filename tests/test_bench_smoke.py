@@ -107,7 +107,7 @@ def _results(**fields) -> Results:
 
 
 def test_the_report_prints_every_page_and_every_budget():
-    results = _results(article_weight=120 * 1024)
+    results = _results(article_weight=120 * 1024, revision_compare_ms=70.0)
     results.pages = [
         Page(
             "home",
@@ -159,6 +159,7 @@ def test_the_report_prints_every_page_and_every_budget():
     assert verdicts["article (50 comments): <= 10 SQL queries"] == "missed"
     assert verdicts["home: <= 12 SQL queries"] == "met"
     assert verdicts["article HTML + CSS + JS < 100 KB"] == "missed"
+    assert verdicts["admin: two 2,000-word revisions compared < 1000 ms"] == "met"
     assert verdicts[SHARE_OF_SMTPLIB] == "met"
     assert verdicts[KILLED] == "n/a"
     assert verdicts["newsletter worker peak RSS < 200 MB"] == "n/a"
