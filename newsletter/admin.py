@@ -11,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
@@ -32,7 +31,7 @@ from .models import (
     Subscriber,
     SubscriberImport,
 )
-from .sending import IssueMail, personalise, render_issue
+from .sending import personalise, render_issue, send_test
 from .subscriber_csv import export_rows
 from .tasks import import_subscribers
 
@@ -355,16 +354,10 @@ class IssueAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return redirect(self._change_url(issue))
-        mail = IssueMail.for_issue(issue)
-        mail.html, mail.text = render_issue(issue)
-        mail.subject = f"[Test] {issue.subject}"
+        # The personal links of a test lead to the list of newsletters: the
+        # editor is no subscriber.
         newsletters_url = request.build_absolute_uri(reverse("newsletter:index"))
-        message: EmailMultiAlternatives = mail.message(
-            to=request.user.email,
-            preferences_url=newsletters_url,
-            unsubscribe_url=newsletters_url,
-        )
-        message.send()
+        send_test(issue, to=request.user.email, links_to=newsletters_url)
         self.message_user(request, f"Test sent to {request.user.email}.")
         return redirect(self._change_url(issue))
 

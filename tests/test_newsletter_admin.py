@@ -178,6 +178,39 @@ def test_a_test_goes_to_the_editor_only(client, editor, issue):
     assert not Delivery.objects.exists()
 
 
+def shape(message):
+    """The header names and the MIME parts of a message as mailed."""
+    mime = message.message()
+    return sorted(mime.keys()), [part.get_content_type() for part in mime.walk()]
+
+
+def test_a_test_is_built_like_the_real_send(client, editor, issue):
+    client.force_login(editor)
+
+    client.post(url("test", issue))
+    client.post(url("send", issue))
+
+    test, real = mail.outbox
+    assert real.to == ["reader@example.org"]
+    assert shape(test) == shape(real)
+    assert shape(real) == (
+        [
+            "Content-Type",
+            "Date",
+            "From",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "MIME-Version",
+            "Message-ID",
+            "Subject",
+            "To",
+        ],
+        ["multipart/alternative", "text/plain", "text/html"],
+    )
+    assert test.extra_headers["List-Unsubscribe"] == "<http://testserver/newsletter/>"
+
+
 def test_fill_adds_articles_published_since_the_last_issue(client, editor, newsletter):
     now = timezone.now()
     sent = make_issue(newsletter)
