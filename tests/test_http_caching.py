@@ -16,7 +16,7 @@ from django.utils import timezone
 from articles import cache as cache_module
 from articles import fragments
 from articles.fragments import RecentFragments
-from articles.models import Article
+from articles.models import Article, Correction
 from comments import services as comment_services
 from comments.models import Comment
 from tests.comments_helpers import post
@@ -159,6 +159,18 @@ def test_an_approved_comment_never_leaves_a_stale_304(
 
     assert response.status_code == 200
     assert "Finally." in response.text
+
+
+def test_a_correction_never_leaves_a_stale_304(article, fragment_cache):
+    addresses = [article.get_absolute_url(), "/corrections/"]
+    etags = [Client().get(address)["ETag"] for address in addresses]
+
+    Correction.objects.create(article=article, note="The date was wrong.")
+
+    for address, etag in zip(addresses, etags, strict=True):
+        response = _revalidate(address, etag)
+        assert response.status_code == 200
+        assert "The date was wrong." in response.text
 
 
 def test_an_edit_never_leaves_a_stale_304(article, fragment_cache):

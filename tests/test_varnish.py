@@ -20,7 +20,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Correction
 from bench.server import Varnish, varnishd_path
 from comments.models import Comment
 from comments.services import moderate
@@ -153,6 +153,18 @@ def test_an_edited_headline_replaces_the_cached_one_at_the_next_request(varnish)
         text = reader.get(path).text
         assert "Bridge reopens after repairs" in text
         assert "Bridge closed for repairs" not in text
+
+
+def test_a_correction_is_on_the_cached_pages_at_the_next_request(varnish):
+    article = make_article()
+    reader = Reader(varnish.url)
+    for path in (article.get_absolute_url(), "/corrections/", "/corrections/feed/"):
+        assert "misspelt" not in cached(reader, path).text
+
+    Correction.objects.create(article=article, note="A name was misspelt.")
+
+    for path in (article.get_absolute_url(), "/corrections/", "/corrections/feed/"):
+        assert "misspelt" in reader.get(path).text
 
 
 def test_an_approved_comment_is_on_the_cached_article_at_the_next_request(varnish):
