@@ -316,7 +316,10 @@ class ArticleAdmin(VersionAdmin):
             request, object_id, may=self.has_view_permission
         )
         versions = list(
-            Version.objects.get_for_object(article).select_related("revision__user")
+            Version.objects.get_for_object(article)
+            .select_related("revision__user")
+            # Only the two compared are read whole.
+            .defer("serialized_data")
         )
         data = request.GET or None
         if data is None and len(versions) >= 2:
@@ -420,6 +423,18 @@ class ArticleAdmin(VersionAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.status != Article.Status.PUBLISHED:
+            # Before publication no save is an update readers are told of.
+            fieldsets = [
+                (
+                    name,
+                    {
+                        **options,
+                        "fields": [f for f in options["fields"] if f != "minor_edit"],
+                    },
+                )
+                for name, options in fieldsets
+            ]
         if (
             obj is None
             or can_publish(request.user)

@@ -234,3 +234,12 @@ def test_corrections_keep_the_article_page_within_its_query_budget(
         response = client.get(article.get_absolute_url())
 
     assert response.content.decode().count('class="correction ') == 5
+
+
+def test_the_minor_edit_box_is_offered_only_on_a_published_story(client, editor):
+    draft = make_article(status="draft", published_at=None)
+    published = make_article()
+    client.force_login(editor)
+
+    assert 'name="minor_edit"' not in client.get(change_url(draft)).text
+    assert 'name="minor_edit"' in client.get(change_url(published)).text
