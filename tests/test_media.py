@@ -97,7 +97,10 @@ def test_an_image_is_not_modified_since_it_was_stored(client, article):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("size", [(2400, 1600), (1200, 20000), (300, 200)])
+@pytest.mark.parametrize(
+    "size",
+    [(2400, 1600), pytest.param((1200, 20000), marks=pytest.mark.slow), (300, 200)],
+)
 def test_json_ld_and_og_image_give_the_size_of_the_file_they_point_to(client, size):
     article = make_article(
         image=ContentFile(jpeg(size), name="harbour.jpg"), image_alt="Harbour"
