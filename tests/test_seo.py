@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from django.views.defaults import server_error
 
-from articles.models import Article
+from articles.models import Article, Correction
 from tests.factories import make_article, make_author, make_category
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +84,7 @@ def site():
         image_renditions={"480": "a-480.webp", "1200": "a-1200.webp"},
     )
     make_article(category=category, tags=["museums"], authors=[author])
+    Correction.objects.create(article=article, note="The museum closed in 2024.")
     return article
 
 
@@ -97,6 +98,7 @@ PAGES = [
     "/search/?q=nothing-matches",
     "/search/",
     "/archive/",
+    "/corrections/",
 ]
 
 
