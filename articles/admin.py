@@ -32,10 +32,12 @@ from articles.forms import ArticleAdminForm, CompareRevisionsForm, SendBackForm
 from articles.models import (
     Article,
     Author,
+    Byline,
     Category,
     Correction,
     SlugRedirect,
     User,
+    authors_in_byline_order,
 )
 
 PUBLISH_PERMISSION = "articles.publish_article"
@@ -130,6 +132,42 @@ class SlugRedirectAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
 
+class BylineInline(admin.StackedInline):
+    """The article's authors, in byline order ("By A and B")."""
+
+    # Stacked rather than tabular: Django's tabular inline prints an empty table
+    # header on a read-only form (a writer's article in review), which axe flags.
+    model = Byline
+    fields = ["author", "position"]
+    autocomplete_fields = ["author"]
+    extra = 1
+    verbose_name = "author"
+    verbose_name_plural = "byline (authors in order: lower position first)"
+
+    # Part of the article: whoever may edit the article may edit its byline
+    # (writers hold no permissions on the Byline model itself).
+    def has_view_permission(self, request, obj=None):
+        return self._article_admin().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def _may_edit(self, request, article):
+        article_admin = self._article_admin()
+        if article is None:
+            return article_admin.has_add_permission(request)
+        return article_admin.has_change_permission(request, article)
+
+    def _article_admin(self):
+        return self.admin_site.get_model_admin(Article)
+
+
 class CorrectionInline(admin.StackedInline):
     """Correction and update notes on a published story: readers see them on the
     article and on the corrections page. Editors only; a note once published is
@@ -159,7 +197,6 @@ class CorrectionInline(admin.StackedInline):
 class ArticleAdmin(VersionAdmin):
     form = ArticleAdminForm
     object_history_template = "admin/articles/article/object_history.html"
-    inlines = [CorrectionInline]
     list_display = [
         "title",
         "status_label",
@@ -174,7 +211,8 @@ class ArticleAdmin(VersionAdmin):
     search_fields = ["title", "standfirst", "slug", "authors__name"]
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
-    autocomplete_fields = ["authors", "category", "related_articles"]
+    autocomplete_fields = ["category", "related_articles"]
+    inlines = [BylineInline, CorrectionInline]
     readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
     actions = ["publish", "unpublish", "duplicate"]
     fieldsets = [
@@ -206,7 +244,7 @@ class ArticleAdmin(VersionAdmin):
         ),
         (
             "Filing",
-            {"fields": ["category", "authors", "tags", "related_articles", "excerpt"]},
+            {"fields": ["category", "tags", "related_articles", "excerpt"]},
         ),
         (
             "Publishing",
@@ -365,7 +403,9 @@ class ArticleAdmin(VersionAdmin):
     # Who sees what
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).prefetch_related("authors")
+        queryset = (
+            super().get_queryset(request).prefetch_related(authors_in_byline_order())
+        )
         if can_publish(request.user):
             return queryset
         match = getattr(request, "resolver_match", None)
@@ -511,7 +551,7 @@ class ArticleAdmin(VersionAdmin):
         # A writer's new article carries their byline unless they chose another.
         author = getattr(request.user, "author", None)
         if not change and author is not None and not article.authors.exists():
-            article.authors.add(author)
+            article.set_authors([author])
 
     # List columns
 

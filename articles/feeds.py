@@ -18,7 +18,13 @@ from django.utils.html import escape
 from django.views.decorators.http import require_safe
 from taggit.models import Tag
 
-from articles.models import Article, Author, Category, Correction
+from articles.models import (
+    Article,
+    Author,
+    Category,
+    Correction,
+    authors_in_byline_order,
+)
 from articles.validators import strip_xml_illegal
 
 FEED_ITEMS = 20
@@ -101,7 +107,7 @@ class LatestArticlesFeed(Feed):
         return (
             self.articles(obj)
             .select_related("category")
-            .prefetch_related("authors", "tags")
+            .prefetch_related(authors_in_byline_order(), "tags")
             .order_by("-published_at", "-id")[:FEED_ITEMS]
         )
 

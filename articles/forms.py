@@ -47,7 +47,6 @@ class ArticleAdminForm(forms.ModelForm):
             "image_caption",
             "image_credit",
             "category",
-            "authors",
             "tags",
             "related_articles",
             "status",

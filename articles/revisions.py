@@ -2,8 +2,9 @@
 Revisions of articles, kept by django-reversion on every save in the admin (who
 and when), and a readable comparison of two of them.
 
-A revision holds the article's row (with its bylines) and its tag links, so that
-restoring one (reversion's "revert" in the admin) brings the tags back too.
+A revision holds the article's row, its bylines and its tag links, so that
+restoring one (reversion's "revert" in the admin) brings the bylines and tags
+back too.
 """
 
 import difflib
@@ -16,12 +17,13 @@ from django.contrib.contenttypes.models import ContentType
 from reversion.models import Version
 from taggit.models import Tag, TaggedItem
 
-from articles.models import Article
+from articles.models import Article, Byline
 from articles.sanitizer import strip_all_tags
 
 reversion.register(Tag)
 reversion.register(TaggedItem, follow=["tag"])
-reversion.register(Article, follow=["tagged_items"])
+reversion.register(Byline)
+reversion.register(Article, follow=["tagged_items", "bylines"])
 
 # Block-level ends become line breaks, so the body compares paragraph by paragraph.
 _BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|tr|pre)>|<br\s*/?>|<hr\s*/?>", re.I)

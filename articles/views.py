@@ -24,7 +24,14 @@ from django.views.generic.dates import (
 )
 from taggit.models import Tag
 
-from articles.models import Article, Author, Category, Correction, SlugRedirect
+from articles.models import (
+    Article,
+    Author,
+    Category,
+    Correction,
+    SlugRedirect,
+    authors_in_byline_order,
+)
 from articles.related import related_articles
 from articles.search import SearchForm, search_articles
 from articles.templatetags.article_tags import image_sources
@@ -41,7 +48,9 @@ UPDATE_SHOWN_AFTER = timedelta(minutes=10)
 
 def _cards(queryset):
     """What a card shows: the category joined, the bylines prefetched."""
-    return queryset.select_related("category").prefetch_related("authors")
+    return queryset.select_related("category").prefetch_related(
+        authors_in_byline_order()
+    )
 
 
 def _paginate(request, queryset, per_page=PER_PAGE):
@@ -124,7 +133,7 @@ class FrontPage:
         shown = [lead] if lead else []
         shown += list(self._page.object_list)
         shown += [article for _, articles in rows for article in articles]
-        prefetch_related_objects(shown, "authors")
+        prefetch_related_objects(shown, authors_in_byline_order())
         return lead, self._page, rows
 
     @property
@@ -231,7 +240,7 @@ class StoryParts:
 
     @cached_property
     def _prefetched(self):
-        prefetch_related_objects([self.article], "authors", "tags")
+        prefetch_related_objects([self.article], authors_in_byline_order(), "tags")
         return self.article
 
     @cached_property

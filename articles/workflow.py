@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from articles.models import Article
+from articles.models import Article, authors_in_byline_order
 from ratelimit.limits import clear_limit, is_rate_limited, window_ends_at
 
 COPY_PREFIX = "Copy of "
@@ -135,7 +135,7 @@ def send_editors_notice() -> int:
         Article.objects.in_review()
         .filter(editors_notified=False)
         .select_related("created_by")
-        .prefetch_related("authors")
+        .prefetch_related(authors_in_byline_order())
         .order_by("submitted_at")[:100]
     )
     recipients = editor_addresses()
@@ -184,7 +184,7 @@ def duplicate_as_draft(article: Article, *, user) -> Article:
     The copy shares the original's stored image files (Article keeps shared files
     until the last article using them goes), never its publication time, lead
     flag, comments or redirects."""
-    authors = list(article.authors.all())
+    authors = [byline.author for byline in article.bylines.select_related("author")]
     tags = list(article.tags.names())
     excerpt_is_custom = article.excerpt_is_custom
 
@@ -200,6 +200,6 @@ def duplicate_as_draft(article: Article, *, user) -> Article:
     if not excerpt_is_custom:
         copy.excerpt = ""
     copy.save()
-    copy.authors.set(authors)
+    copy.set_authors(authors)
     copy.tags.set(tags)
     return copy

@@ -16,6 +16,7 @@ from django.views.decorators.http import (
 )
 
 from articles.crossorigin import public_form
+from articles.models import authors_in_byline_order
 from articles.validators import normalise_line
 from ratelimit.limits import client_ip, is_rate_limited
 
@@ -73,7 +74,7 @@ def issue(request, slug, issue_id):
     )
     articles = issue_articles(issue)
     # The bylines of every card in one query.
-    prefetch_related_objects(articles, "authors")
+    prefetch_related_objects(articles, authors_in_byline_order())
     return render(
         request,
         "newsletter/issue.html",

@@ -13,6 +13,7 @@ from PIL import Image
 
 from articles.models import Article
 from tests.factories import (
+    byline_form_data,
     make_article,
     make_author,
     make_category,
@@ -73,6 +74,7 @@ def form_data(category, **overrides):
         "tags": "",
         "comments_enabled": "on",
         **no_inline_forms(),
+        **byline_form_data(),
     }
     data.update(overrides)
     return data
@@ -629,8 +631,8 @@ def test_writer_can_find_authors_for_the_byline(client, writer):
         reverse("admin:autocomplete"),
         {
             "app_label": "articles",
-            "model_name": "article",
-            "field_name": "authors",
+            "model_name": "byline",
+            "field_name": "author",
             "term": "writer",
         },
     )

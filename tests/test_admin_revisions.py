@@ -8,7 +8,14 @@ from reversion.models import Version
 
 from articles.models import Article
 from articles.revisions import body_as_text, diff_text
-from tests.factories import make_article, make_category, make_staff, no_inline_forms
+from tests.factories import (
+    byline_form_data,
+    make_article,
+    make_author,
+    make_category,
+    make_staff,
+    no_inline_forms,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +60,7 @@ def opened_form(client, article):
         "published_at_1": article.published_at.strftime("%H:%M:%S"),
         "loaded_version": form["loaded_version"].value(),
         **no_inline_forms(),
+        **byline_form_data(),
     }
     return data
 
@@ -187,3 +195,26 @@ def test_unchanged_paragraphs_are_not_compared_word_by_word():
         ("insert", "New "),
         ("equal", "words here.\n"),
     ]
+
+
+def test_restoring_a_revision_brings_back_its_byline_in_order(client, editor, article):
+    zara, ani, mher = (make_author(name=name) for name in ("Zara", "Ani", "Mher"))
+    article.set_authors([zara, ani])
+    client.force_login(editor)
+    client.post(change_url(article), opened_form(client, article))
+    first = Version.objects.get_for_object(article).get()
+    article.set_authors([mher])
+    data = opened_form(client, Article.objects.get(pk=article.pk))
+    client.post(change_url(article), data)
+    restore_url = reverse(
+        "admin:articles_article_revision", args=[article.pk, first.pk]
+    )
+    restore_form = client.get(restore_url).context["adminform"].form
+
+    response = client.post(
+        restore_url,
+        {**data, "loaded_version": restore_form["loaded_version"].value()},
+    )
+
+    assert response.status_code == 302
+    assert [byline.author for byline in article.bylines.all()] == [zara, ani]

@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from articles.cache import public_pages_generation
 from articles.models import Article, Correction
-from tests.factories import make_article, make_staff, no_inline_forms
+from tests.factories import (
+    byline_form_data,
+    make_article,
+    make_staff,
+    no_inline_forms,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +61,7 @@ def change_form(article, **overrides):
         "published_at_0": timezone.localtime(article.published_at).strftime("%Y-%m-%d"),
         "published_at_1": timezone.localtime(article.published_at).strftime("%H:%M:%S"),
         **no_inline_forms(),
+        **byline_form_data(),
     }
     data.update(overrides)
     return data

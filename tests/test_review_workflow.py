@@ -14,7 +14,13 @@ from django.utils import timezone
 from articles import workflow
 from articles.models import Article
 from articles.tasks import notify_editors
-from tests.factories import make_article, make_author, make_category, make_staff
+from tests.factories import (
+    byline_form_data,
+    make_article,
+    make_author,
+    make_category,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +67,7 @@ def form_data(article, **overrides):
         "category": article.category_id,
         "tags": "",
         "comments_enabled": "on",
+        **byline_form_data(),
     }
     data.update(overrides)
     return data

@@ -4,7 +4,7 @@ where each of a writer's stories stands."""
 from django import template
 from django.db.models import Q
 
-from articles.models import Article
+from articles.models import Article, authors_in_byline_order
 
 register = template.Library()
 
@@ -22,7 +22,7 @@ def newsroom_desk(context):
             "show": True,
             "is_editor": True,
             "in_review": Article.objects.in_review()
-            .prefetch_related("authors")
+            .prefetch_related(authors_in_byline_order())
             .order_by("submitted_at")[:PANEL_ROWS],
             "in_review_count": Article.objects.in_review().count(),
             "scheduled": Article.objects.scheduled().order_by("published_at")[

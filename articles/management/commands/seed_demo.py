@@ -191,9 +191,10 @@ class Command(BaseCommand):
             else:
                 self.counts["unchanged"] += 1
 
-        wanted_authors = {authors[slug] for slug in spec["authors"]}
-        if set(article.authors.all()) != wanted_authors:
-            article.authors.set(wanted_authors)
+        wanted_authors = [authors[slug] for slug in spec["authors"]]
+        stored_authors = [byline.author for byline in article.bylines.all()]
+        if stored_authors != wanted_authors:
+            article.set_authors(wanted_authors)
         if set(article.tags.names()) != set(spec["tags"]):
             article.tags.set(spec["tags"])
 
