@@ -29,7 +29,7 @@ def copy_back(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0010_article_review_workflow"),
+        ("articles", "0011_corrections_and_visible_update_time"),
     ]
 
     operations = [
