@@ -277,6 +277,11 @@ class ArticleAdmin(VersionAdmin):
                 name="articles_article_compare",
             ),
             path(
+                "<path:object_id>/history/<int:version_id>/restore/",
+                self.admin_site.admin_view(require_POST(self.restore_view)),
+                name="articles_article_restore",
+            ),
+            path(
                 "<path:object_id>/send-back/",
                 self.admin_site.admin_view(self.send_back_view),
                 name="articles_article_send_back",
@@ -347,6 +352,30 @@ class ArticleAdmin(VersionAdmin):
             request, "admin/articles/article/send_back.html", context
         )
 
+    def restore_view(self, request, object_id, version_id):
+        """One click: the article as it was in an earlier revision. Editors only:
+        a revision may hold a status or publication time writers cannot set."""
+
+        def may_restore(request, article):
+            return self.has_change_permission(request, article) and can_publish(
+                request.user
+            )
+
+        article = self._get_article_for(request, object_id, may=may_restore)
+        version = Version.objects.get_for_object(article).filter(pk=version_id).first()
+        if version is None:
+            raise Http404("No such revision of this article.")
+        revisions.restore(version, user=request.user)
+        self.message_user(
+            request,
+            "The earlier revision is restored. This is a new revision: History "
+            "can undo it the same way.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:articles_article_change", args=[article.pk])
+        )
+
     def compare_view(self, request, object_id):
         """Two revisions of the article side by side: what changed in the
         headline, standfirst, body, image and tags."""
@@ -375,6 +404,8 @@ class ArticleAdmin(VersionAdmin):
             "original": article,
             "form": form,
             "differences": differences,
+            "can_restore": can_publish(request.user)
+            and self.has_change_permission(request, article),
             "title": f"Compare revisions of “{article}”",
         }
         return TemplateResponse(

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import reversion
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
 from reversion.models import Version
 from taggit.models import Tag, TaggedItem
 
-from articles.models import Article, Byline
+from articles.models import Article, Byline, SlugRedirect
 from articles.sanitizer import strip_all_tags
 
 reversion.register(Tag)
@@ -108,3 +110,26 @@ def compare_versions(old: Version, new: Version) -> list[FieldDiff]:
         FieldDiff(label, diff_text(old_text[label], new_text[label]))
         for label in old_text
     ]
+
+
+def restore(version: Version, *, user) -> Article:
+    """Bring the article back to `version` (its text, filing, bylines and tags),
+    as a new revision by `user`. Its correction notes stay: they are public."""
+    when = timezone.localtime(version.revision.date_created)
+    with transaction.atomic(), reversion.create_revision():
+        current_slug = Article.objects.get(pk=version.object_id).slug
+        version.revision.revert(delete=True)
+        # revert() writes the stored rows as they were; a save through the model
+        # makes it a change like any other: a new time, fresh public pages.
+        article = Article.objects.get(pk=version.object_id)
+        if article.is_published:
+            article.modified_at = timezone.now()
+        article.save()
+        if article.slug != current_slug:
+            # The address it had until now keeps working.
+            SlugRedirect.objects.update_or_create(
+                old_slug=current_slug, defaults={"article": article}
+            )
+        reversion.set_user(user)
+        reversion.set_comment(f"Restored the revision of {when:%d %b %Y, %H:%M:%S}.")
+    return article

@@ -218,3 +218,45 @@ def test_restoring_a_revision_brings_back_its_byline_in_order(client, editor, ar
 
     assert response.status_code == 302
     assert [byline.author for byline in article.bylines.all()] == [zara, ani]
+
+
+def test_an_editor_restores_a_revision_in_one_click(client, editor, article):
+    client.force_login(editor)
+    article.tags.add("bread")
+    client.post(change_url(article), opened_form(client, article))
+    first = Version.objects.get_for_object(article).get()
+    data = opened_form(client, Article.objects.get(pk=article.pk))
+    client.post(
+        change_url(article),
+        {**data, "title": "Wrong", "slug": "wrong", "tags": "wrong"},
+    )
+
+    response = client.post(
+        reverse("admin:articles_article_restore", args=[article.pk, first.pk])
+    )
+
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert article.slug == "bread-prices-climb"
+    assert [tag.name for tag in article.tags.all()] == ["bread"]
+    newest = Version.objects.get_for_object(article).first()
+    assert newest.revision.user == editor
+    assert newest.revision.get_comment().startswith("Restored the revision of")
+    assert client.get("/articles/wrong/").url == "/articles/bread-prices-climb/"
+
+
+def test_a_writer_cannot_restore_a_revision(client, editor, article):
+    client.force_login(editor)
+    client.post(change_url(article), opened_form(client, article))
+    version = Version.objects.get_for_object(article).get()
+    writer = make_staff("writer", "Writers")
+    Article.objects.filter(pk=article.pk).update(created_by=writer, status="draft")
+    client.force_login(writer)
+
+    response = client.post(
+        reverse("admin:articles_article_restore", args=[article.pk, version.pk])
+    )
+
+    assert response.status_code == 403
+    assert Article.objects.get(pk=article.pk).status == "draft"
