@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import EmailMessage, send_mail
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -26,6 +26,7 @@ from articles.cache import invalidate_public_pages
 from articles.models import Article
 from articles.sanitizer import render_comment_text
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
+from newsroom.mail import ListEmailMessage
 from ratelimit.limits import (
     clear_limit,
     email_limit_key,
@@ -545,7 +546,7 @@ def send_reply_notifications(*, comment_ids: list[int]) -> int:
                 "SITE_NAME": settings.SITE_NAME,
             },
         )
-        message = EmailMessage(
+        message = ListEmailMessage(
             f"[{settings.SITE_NAME}] New reply to your comment on "
             f"“{reply.article.title}”",
             body,

@@ -96,6 +96,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from articles.sanitizer import strip_all_tags
+from newsroom.mail import ListEmailMultiAlternatives
 
 from .email_images import email_image_url
 from .models import Delivery, Issue, Subscriber
@@ -249,7 +250,7 @@ class IssueMail:
     def message(
         self, *, to: str, preferences_url: str, unsubscribe_url: str
     ) -> EmailMultiAlternatives:
-        message = EmailMultiAlternatives(
+        message = ListEmailMultiAlternatives(
             subject=self.subject,
             body=personalise(
                 self.text,

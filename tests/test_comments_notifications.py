@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from email.policy import SMTP
 
 import pytest
 import time_machine
@@ -202,6 +203,10 @@ def test_an_approved_reply_notifies_a_confirmed_parent_author():
         "List-Unsubscribe=One-Click"
     )
     assert reply.author_email not in message.body
+    # As Django's SMTP mailer writes it: the link whole on one line, never
+    # encoded words that mail providers ignore.
+    wire = message.message(policy=SMTP).as_bytes()
+    assert f"\r\nList-Unsubscribe: <{stop}>\r\n".encode() in wire
 
 
 def test_an_unconfirmed_address_gets_no_reply_notification():

@@ -3,6 +3,7 @@ server that goes away, crashes and resume. SMTP behaviour is checked against
 aiosmtpd, a real SMTP server on loopback; the rest uses Django's locmem mailer."""
 
 import io
+import re
 import smtplib
 import socket
 import threading
@@ -431,6 +432,7 @@ class SMTPServer:
         }
         self.mail_from_answer = mail_from_answer
         self.received = []  # email.message.EmailMessage, parsed
+        self.raw = []  # bytes, as they came over the wire
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.mail_from_answer:
@@ -446,6 +448,7 @@ class SMTPServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.original_content)
         self.received.append(
             message_from_bytes(envelope.original_content, policy=policy.default)
         )
@@ -915,3 +918,25 @@ def test_a_recipient_an_email_service_rejects_is_suppressed(
     assert Delivery.objects.get().status == Delivery.Status.FAILED
     rejected.refresh_from_db()
     assert rejected.status == Subscriber.Status.BOUNCED
+
+
+def test_the_unsubscribe_header_crosses_the_wire_on_one_line(
+    smtp_server, settings, newsletter
+):
+    # A URL longer than a folded line is otherwise sent as RFC 2047 encoded words,
+    # which mail providers ignore: no one-click unsubscribe button.
+    settings.TASKS = DUMMY_TASKS
+    settings.SITE_URL = "https://news.a-rather-long-domain-name.example"
+    server = smtp_server()
+    issue = make_issue(newsletter, articles=[make_article()], subject="Today")
+    make_subscriber(newsletter)
+    services.start_sending(issue=issue)
+
+    sending.send_batch(issue.pk)
+
+    [raw] = server.raw
+    header = re.search(rb"^List-Unsubscribe: ([^\r\n]*)", raw, re.MULTILINE)[1]
+    assert re.fullmatch(
+        rb"<https://news\.a-rather-long-domain-name\.example/\S+/>", header
+    )
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
