@@ -35,6 +35,7 @@ from articles.models import (
     Byline,
     Category,
     Correction,
+    Figure,
     SlugRedirect,
     User,
     authors_in_byline_order,
@@ -132,20 +133,13 @@ class SlugRedirectAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
 
-class BylineInline(admin.StackedInline):
-    """The article's authors, in byline order ("By A and B")."""
+class ArticlePartInline(admin.StackedInline):
+    """Rows that are part of an article (its byline, its figures): whoever may
+    edit the article may edit them; writers hold no permissions on their models.
 
-    # Stacked rather than tabular: Django's tabular inline prints an empty table
-    # header on a read-only form (a writer's article in review), which axe flags.
-    model = Byline
-    fields = ["author", "position"]
-    autocomplete_fields = ["author"]
-    extra = 1
-    verbose_name = "author"
-    verbose_name_plural = "byline (authors in order: lower position first)"
+    Stacked rather than tabular: Django's tabular inline prints an empty table
+    header on a read-only form (a writer's article in review), which axe flags."""
 
-    # Part of the article: whoever may edit the article may edit its byline
-    # (writers hold no permissions on the Byline model itself).
     def has_view_permission(self, request, obj=None):
         return self._article_admin().has_view_permission(request, obj)
 
@@ -166,6 +160,27 @@ class BylineInline(admin.StackedInline):
 
     def _article_admin(self):
         return self.admin_site.get_model_admin(Article)
+
+
+class BylineInline(ArticlePartInline):
+    """The article's authors, in byline order ("By A and B")."""
+
+    model = Byline
+    fields = ["author", "position"]
+    autocomplete_fields = ["author"]
+    extra = 1
+    verbose_name = "author"
+    verbose_name_plural = "byline (authors in order: lower position first)"
+
+
+class FigureInline(ArticlePartInline):
+    """Images inside the body, each placed after a paragraph."""
+
+    model = Figure
+    fields = ["image", "alt", "caption", "credit", "after_paragraph"]
+    extra = 0
+    verbose_name = "figure in the body"
+    verbose_name_plural = "figures in the body"
 
 
 class CorrectionInline(admin.StackedInline):
@@ -212,7 +227,7 @@ class ArticleAdmin(VersionAdmin):
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["category", "related_articles"]
-    inlines = [BylineInline, CorrectionInline]
+    inlines = [BylineInline, FigureInline, CorrectionInline]
     readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
     actions = ["publish", "unpublish", "duplicate"]
     fieldsets = [

@@ -463,7 +463,18 @@ class Article(CheckedTextMixin, models.Model):
 
     def delete(self, *args, **kwargs):
         files = self._stored_image_files(replacing_only=False)
+        # The body's figures go with the article (a cascade, not their delete()).
+        figure_files = [
+            name
+            for image, renditions in self.figures.values_list("image", "renditions")
+            for name in [image, *renditions.values()]
+        ]
         result = super().delete(*args, **kwargs)
+        if figure_files:
+            storage = Figure._meta.get_field("image").storage
+            transaction.on_commit(
+                lambda: images.delete_files(figure_files, storage=storage)
+            )
         if files:
             self._delete_files_after_commit(files, keep_current=False)
         _invalidate_public_pages()
@@ -580,6 +591,89 @@ class Byline(models.Model):
 
     def __str__(self):
         return self.author.name
+
+
+class Figure(CheckedTextMixin, models.Model):
+    """An image inside an article's body, placed after one of its paragraphs.
+
+    The body itself never holds figure markup (the sanitiser allows none): the
+    article page puts each figure, rendered from this row, between the body's
+    blocks. Its image goes through the same processing as the featured image."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="figures"
+    )
+    image = CleanImageField(
+        upload_to="figures/%Y/%m/",
+        size_fields=("width", "height"),
+        renditions_field="renditions",
+        help_text="JPEG, PNG, WebP or GIF. Location and camera data are removed "
+        "on upload; smaller copies for phones are made automatically.",
+    )
+    alt = models.CharField(
+        "alt text",
+        max_length=250,
+        help_text="What the image shows, for readers who cannot see it.",
+    )
+    caption = models.CharField(max_length=300, blank=True)
+    credit = models.CharField(
+        max_length=150, blank=True, help_text='e.g. "Photo: Ani Petrosyan"'
+    )
+    after_paragraph = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Shown after this paragraph (or heading, list, table) of the "
+        "body; 0 puts it before the first. Past the end, it closes the body.",
+    )
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    renditions = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Resized WebP copies of the image, by width.",
+    )
+
+    class Meta:
+        ordering = ["after_paragraph", "id"]
+        verbose_name = "figure"
+        verbose_name_plural = "figures"
+
+    def __str__(self):
+        return self.alt
+
+    def save(self, *args, **kwargs):
+        stored = self._stored_files()
+        super().save(*args, **kwargs)
+        current = {self.image.name, *self.renditions.values()}
+        self._delete_files_after_commit([n for n in stored if n not in current])
+
+    def delete(self, *args, **kwargs):
+        stored = self._stored_files()
+        result = super().delete(*args, **kwargs)
+        self._delete_files_after_commit(stored)
+        return result
+
+    @property
+    def slug(self):
+        # Stored files are named after the article (CleanImageFieldFile).
+        return self.article.slug if self.article_id else ""
+
+    def _stored_files(self):
+        row = (
+            Figure.objects.filter(pk=self.pk).values("image", "renditions").first()
+            if self.pk
+            else None
+        )
+        if not row or not row["image"]:
+            return []
+        return [row["image"], *row["renditions"].values()]
+
+    def _delete_files_after_commit(self, names):
+        # After commit: a rolled-back save must not lose the files its row
+        # still points to. A replaced or removed image stops being published.
+        if names:
+            storage = self.image.storage
+            transaction.on_commit(lambda: images.delete_files(names, storage=storage))
 
 
 def authors_in_byline_order(lookup="authors") -> Prefetch:

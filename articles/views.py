@@ -248,6 +248,11 @@ class StoryParts:
         return list(self._prefetched.authors.all())
 
     @cached_property
+    def figures(self):
+        """The body's figures, in one query."""
+        return list(self.article.figures.all())
+
+    @cached_property
     def tags(self):
         return sorted(self._prefetched.tags.all(), key=lambda tag: tag.name.lower())
 

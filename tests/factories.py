@@ -147,3 +147,25 @@ def byline_form_data(*authors):
         data[f"bylines-{n}-author"] = str(author.pk)
         data[f"bylines-{n}-position"] = str(n)
     return data
+
+
+def jpeg_bytes(size=(1600, 900), exif=None):
+    """A plain JPEG, with `exif` (a PIL.Image.Exif) if given."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    extra = {"exif": exif} if exif is not None else {}
+    Image.new("RGB", size, "teal").save(buffer, "JPEG", **extra)
+    return buffer.getvalue()
+
+
+def make_figure(article, **fields):
+    from django.core.files.base import ContentFile
+
+    from articles.models import Figure
+
+    fields.setdefault("alt", "A crowd in Republic Square")
+    fields.setdefault("image", ContentFile(jpeg_bytes(), name="crowd.jpg"))
+    return Figure.objects.create(article=article, **fields)

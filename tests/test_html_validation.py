@@ -24,6 +24,7 @@ from tests.factories import (
     make_article,
     make_author,
     make_comment,
+    make_figure,
     make_issue,
     make_newsletter,
 )
@@ -81,7 +82,7 @@ def newsroom():
             "<tr><td>2025</td><td>120</td></tr></table>"
             '<p><a href="https://example.org/report">The report</a></p>'
         ),
-        authors=[author],
+        authors=[author, make_author(name="Mher Sargsyan", slug="mher")],
         tags=["Farming", "Climate", "Ararat valley"],
         image="articles/2026/11/frost.jpg",
         image_alt="Frost on apricot blossom",
@@ -90,6 +91,13 @@ def newsroom():
         image_width=1200,
         image_height=675,
         image_renditions={"480": "r/frost-480.webp", "1200": "r/frost-1200.webp"},
+    )
+    make_figure(
+        article,
+        alt="Nets over an orchard",
+        caption="Nets saved some trees.",
+        credit="Photo: Newsroom",
+        after_paragraph=2,
     )
     for _ in range(3):
         make_article(category=article.category, tags=["Farming"], authors=[author])

@@ -3,10 +3,12 @@ canonical URLs, the JSON-LD of an article and cached fragments."""
 
 import json
 import re
+from html.parser import HTMLParser
 
 from django import template
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -48,13 +50,19 @@ def html_datetime(value) -> str:
 def image_sources(article: Article) -> dict:
     """URLs and size of an article's image: the original as `src`, the WebP
     renditions as a srcset, smallest first."""
-    if not article.image:
-        return {}
-    renditions = sorted(
-        (int(width), name) for width, name in (article.image_renditions or {}).items()
+    return _sources(
+        article.image,
+        article.image_width,
+        article.image_height,
+        article.image_renditions,
     )
-    width, height = article.image_width, article.image_height
-    largest = {"url": article.image.url, "width": width, "height": height}
+
+
+def _sources(image, width, height, renditions) -> dict:
+    if not image:
+        return {}
+    renditions = sorted((int(size), name) for size, name in (renditions or {}).items())
+    largest = {"url": image.url, "width": width, "height": height}
     if renditions:
         # Social cards and structured data get the largest rendition, with its
         # own size: a crawler may check it against the file.
@@ -66,7 +74,7 @@ def image_sources(article: Article) -> dict:
             else (None, None)
         )
     return {
-        "src": article.image.url,
+        "src": image.url,
         "webp_srcset": ", ".join(
             f"{default_storage.url(name)} {width}w" for width, name in renditions
         ),
@@ -89,21 +97,92 @@ def article_image(article, sizes="100vw", lazy=True, css_class="", decorative=Fa
     }
 
 
+@register.inclusion_tag("includes/body_figure.html")
+def body_figure(figure):
+    """A figure of the body: its image with renditions, width and height, and
+    its caption and credit."""
+    return {
+        "figure": figure,
+        "image": _sources(figure.image, figure.width, figure.height, figure.renditions),
+    }
+
+
+class _TopLevelBlocks(HTMLParser):
+    """Where each top-level element of a (clean) body ends, as offsets."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=False)
+        self.depth = 0
+        self.ends = []
+        # getpos() counts lines by "\n" only.
+        self._line_starts = [0] + [n + 1 for n, c in enumerate(text) if c == "\n"]
+        self.feed(text)
+        self.close()
+
+    def _offset(self):
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID_ELEMENTS:
+            if self.depth == 0:
+                self.ends.append(self._offset() + len(self.get_starttag_text()))
+            return
+        self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in VOID_ELEMENTS:
+            return
+        self.depth -= 1
+        if self.depth == 0:
+            self.ends.append(self._offset() + len(f"</{tag}>"))
+
+
+VOID_ELEMENTS = {"br", "hr", "img", "wbr"}
+
+
+def with_figures(body: str, figures) -> str:
+    """`body` with each figure's HTML after the top-level block it names."""
+    if not figures:
+        return body
+    ends = _TopLevelBlocks(body).ends
+    pieces, start = [], 0
+    for figure in sorted(figures, key=lambda f: (f.after_paragraph, f.pk)):
+        if figure.after_paragraph == 0:
+            cut = 0
+        elif figure.after_paragraph <= len(ends):
+            cut = ends[figure.after_paragraph - 1]
+        else:
+            cut = len(body)
+        cut = max(cut, start)
+        pieces += [
+            body[start:cut],
+            render_to_string("includes/body_figure.html", body_figure(figure)),
+        ]
+        start = cut
+    pieces.append(body[start:])
+    return "".join(pieces)
+
+
 _FIRST_PARAGRAPH = re.compile(r"^\s*<p(\s[^>]*)?>", re.IGNORECASE)
 
 
 @register.filter
-def story_body(article):
+def story_body(article, figures=()):
     """The stored (already clean) body, opened by the dateline: "YEREVAN — " at
-    the start of the first paragraph, as wire copy reads."""
+    the start of the first paragraph, as wire copy reads, with its `figures`
+    between its blocks."""
     body = article.body or ""
-    if not article.dateline:
-        return mark_safe(body)
-    dateline = format_html('<span class="dateline">{} —</span> ', article.dateline)
-    match = _FIRST_PARAGRAPH.match(body)
-    if match:
-        return mark_safe(body[: match.end()] + dateline + body[match.end() :])
-    return mark_safe(format_html("<p>{}</p>", dateline) + body)
+    if article.dateline:
+        dateline = format_html('<span class="dateline">{} —</span> ', article.dateline)
+        match = _FIRST_PARAGRAPH.match(body)
+        if match:
+            body = body[: match.end()] + dateline + body[match.end() :]
+        else:
+            body = format_html("<p>{}</p>", dateline) + body
+    # The body is stored clean (articles.sanitizer); the figures are rendered
+    # from their rows by a template.
+    return mark_safe(with_figures(body, figures))
 
 
 def section_links() -> list[tuple[str, str]]:
