@@ -1,5 +1,11 @@
+from importlib import import_module
+
 from django.db import migrations, models
 import django.db.models.deletion
+
+# Removing the old many-to-many rebuilds articles_article on SQLite, which drops
+# the search index's triggers: 0006 creates them again.
+search_index = import_module("articles.migrations.0006_sqlite_search_index")
 
 
 def copy_bylines(apps, schema_editor):
@@ -54,5 +60,8 @@ class Migration(migrations.Migration):
             model_name="article",
             name="authors",
             field=models.ManyToManyField(blank=True, related_name="articles", through="articles.Byline", to="articles.author"),
+        ),
+        migrations.RunPython(
+            search_index.create_search_index, migrations.RunPython.noop
         ),
     ]
