@@ -128,15 +128,24 @@ def make_staff(username, *group_names, **fields):
     return user
 
 
-def no_inline_forms(prefix="corrections"):
-    """The management form of an admin inline with no rows, as a browser posts
-    it with the article's change form."""
-    return {
-        f"{prefix}-TOTAL_FORMS": "0",
-        f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
+ARTICLE_INLINES = ("bylines", "figures", "corrections")
+
+
+def no_inline_forms(*prefixes):
+    """The management forms of admin inlines with no new rows (by default every
+    inline of the article's change form), as a browser posts them. Rows already
+    stored are left as they are."""
+    data = {}
+    for prefix in prefixes or ARTICLE_INLINES:
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    return data
 
 
 def byline_form_data(*authors):
