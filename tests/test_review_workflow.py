@@ -15,11 +15,11 @@ from articles import workflow
 from articles.models import Article
 from articles.tasks import notify_editors
 from tests.factories import (
-    byline_form_data,
     make_article,
     make_author,
     make_category,
     make_staff,
+    no_inline_forms,
 )
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def form_data(article, **overrides):
         "category": article.category_id,
         "tags": "",
         "comments_enabled": "on",
-        **byline_form_data(),
+        **no_inline_forms(),
     }
     data.update(overrides)
     return data
