@@ -116,8 +116,8 @@ def test_an_editor_sets_the_byline_order_in_the_admin(client, zara_ani_mher):
             "category": category.pk,
             "status": "draft",
             "comments_enabled": "on",
-            **byline_form_data(mher, zara, ani),
             **no_inline_forms(),
+            **byline_form_data(mher, zara, ani),
         },
     )
 
@@ -142,6 +142,7 @@ def test_a_writer_adds_a_co_author_to_their_own_draft(client, zara_ani_mher):
             "body": "<p>Words.</p>",
             "category": article.category_id,
             "comments_enabled": "on",
+            **no_inline_forms(),
             **byline_form_data(zara_ani_mher[1]),
         },
     )

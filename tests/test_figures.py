@@ -11,7 +11,6 @@ from PIL import Image
 
 from articles.models import Figure
 from tests.factories import (
-    byline_form_data,
     jpeg_bytes,
     make_article,
     make_author,
@@ -121,9 +120,7 @@ def test_a_figure_needs_alt_text(client):
             "published_at_0": "2026-01-01",
             "published_at_1": "10:00:00",
             "comments_enabled": "on",
-            **byline_form_data(),
             **no_inline_forms(),
-            **no_inline_forms("figures"),
             "figures-TOTAL_FORMS": "1",
             "figures-0-image": SimpleUploadedFile("crowd.jpg", jpeg_bytes()),
             "figures-0-alt": "",
@@ -151,8 +148,7 @@ def test_a_writer_adds_a_figure_to_their_draft_in_the_admin(client):
             "body": BODY,
             "category": article.category_id,
             "comments_enabled": "on",
-            **byline_form_data(),
-            **no_inline_forms("figures"),
+            **no_inline_forms(),
             "figures-TOTAL_FORMS": "1",
             "figures-0-image": SimpleUploadedFile("IMG_1.jpg", jpeg_bytes()),
             "figures-0-alt": "Marchers",
