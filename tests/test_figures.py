@@ -204,3 +204,27 @@ def test_a_page_with_three_bylines_and_three_figures_stays_within_budget(
         response = client.get(article.get_absolute_url())
 
     assert response.content.decode().count('class="story-figure body-figure"') == 3
+
+
+def test_a_figure_added_later_reaches_the_cached_page(client):
+    article = make_article(body=BODY)
+    assert "<figure" not in client.get(article.get_absolute_url()).content.decode()
+
+    make_figure(article, alt="Added after the page was cached")
+
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert 'alt="Added after the page was cached"' in html
+
+
+def test_figures_after_the_same_paragraph_keep_the_order_they_were_added(client):
+    article = make_article(body=BODY, dateline="YEREVAN")
+    make_figure(article, alt="First added", after_paragraph=1)
+    make_figure(article, alt="Second added", after_paragraph=1)
+
+    html = client.get(article.get_absolute_url()).content.decode()
+
+    assert html.index('<span class="dateline">YEREVAN —</span>') < html.index(
+        'alt="First added"'
+    )
+    assert html.index('alt="First added"') < html.index('alt="Second added"')
+    assert html.index('alt="Second added"') < html.index("A heading</h2>")
