@@ -316,7 +316,9 @@ class _Forms(HTMLParser):
             if kind in {"checkbox", "radio"} and "checked" not in attrs:
                 return
             if kind not in {"submit", "button", "file", "image"}:
-                self.fields.append((attrs["name"], attrs.get("value", "on")))
+                # A checked box without a value sends "on"; any other input, "".
+                default = "on" if kind in {"checkbox", "radio"} else ""
+                self.fields.append((attrs["name"], attrs.get("value", default)))
         elif tag == "select":
             self._select = attrs["name"]
         elif tag == "textarea":
