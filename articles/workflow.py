@@ -25,11 +25,10 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from articles.models import Article, authors_in_byline_order
-from ratelimit.limits import clear_limit, is_rate_limited, window_ends_at
+from ratelimit.limits import enqueue_once_per_spell, start_spell
 
 COPY_PREFIX = "Copy of "
-NOTICE_SENT_KEY = "articles:review-notice:sent"
-NOTICE_DEFERRED_KEY = "articles:review-notice:deferred"
+NOTICE_KEY = "articles:review-notice"
 
 
 class WorkflowError(Exception):
@@ -95,21 +94,14 @@ def publish(article: Article) -> None:
 def schedule_editors_notice() -> None:
     """Ask for an editors' email, at most one per REVIEW_NOTIFY_EVERY_MINUTES:
     the first submission of a quiet spell is reported at once, later ones are
-    gathered into one email at the end of the spell. The spell is counted in the
-    shared rate-limit store, so every process keeps to the one email."""
+    gathered into one email at the end of the spell."""
     from articles.tasks import notify_editors
 
-    period = settings.REVIEW_NOTIFY_EVERY_MINUTES * 60
-    if not is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period):
-        notify_editors.enqueue()
-        return
-    if not notify_editors.get_backend().supports_defer:
-        # Nothing can wait: the next quiet spell's email covers these articles.
-        return
-    if not is_rate_limited(NOTICE_DEFERRED_KEY, limit=1, period=period):
-        now = timezone.now()
-        spell_ends = window_ends_at(NOTICE_SENT_KEY) or now
-        notify_editors.using(run_after=max(spell_ends, now)).enqueue()
+    enqueue_once_per_spell(
+        notify_editors,
+        key=NOTICE_KEY,
+        period=settings.REVIEW_NOTIFY_EVERY_MINUTES * 60,
+    )
 
 
 def editor_addresses() -> list[str]:
@@ -125,12 +117,7 @@ def editor_addresses() -> list[str]:
 def send_editors_notice() -> int:
     """Email the editors about articles submitted since the last notice; returns
     how many the email listed (0: nothing sent)."""
-    # A new quiet spell starts now, whether this email was asked for at once or
-    # at the end of the last spell.
-    period = settings.REVIEW_NOTIFY_EVERY_MINUTES * 60
-    clear_limit(NOTICE_SENT_KEY)
-    clear_limit(NOTICE_DEFERRED_KEY)
-    is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period)
+    start_spell(NOTICE_KEY, period=settings.REVIEW_NOTIFY_EVERY_MINUTES * 60)
     submitted = list(
         Article.objects.in_review()
         .filter(editors_notified=False)

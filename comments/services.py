@@ -28,10 +28,10 @@ from articles.sanitizer import render_comment_text
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
 from newsroom.mail import ListEmailMessage
 from ratelimit.limits import (
-    clear_limit,
     email_limit_key,
+    enqueue_once_per_spell,
     is_rate_limited,
-    window_ends_at,
+    start_spell,
 )
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
@@ -42,8 +42,7 @@ CONFIRM_SALT = "comments.confirm-address"
 # Stop links carry the FollowUpAddress id, never the address. (Those that carried
 # the address, under "comments.follow-up.stop", now show the invalid page.)
 STOP_SALT = "comments.follow-up.stop-address"
-NOTICE_SENT_KEY = "comments:moderator-notice:sent"
-NOTICE_DEFERRED_KEY = "comments:moderator-notice:deferred"
+NOTICE_KEY = "comments:moderator-notice"
 # Why a comment from a known name and address waits: see _decide().
 UNCONFIRMED_REASON = (
     "Approved before under this name and address, but not yet confirmed from "
@@ -333,22 +332,14 @@ def comment_url(comment: Comment, *, top_ids: list[int] | None = None) -> str:
 def schedule_moderator_notice() -> None:
     """Ask for a moderators' email, at most one per COMMENTS_NOTIFY_EVERY_MINUTES:
     the first pending comment of a quiet spell is reported at once, later ones are
-    gathered into one email at the end of the spell. The spell is counted in the
-    shared rate-limit store, so every worker process keeps to the one email."""
+    gathered into one email at the end of the spell."""
     from comments.tasks import notify_moderators
 
-    period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
-    if not is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period):
-        notify_moderators.enqueue()
-        return
-    task = notify_moderators
-    if not task.get_backend().supports_defer:
-        # Nothing can wait: the next quiet spell's email covers these comments.
-        return
-    if not is_rate_limited(NOTICE_DEFERRED_KEY, limit=1, period=period):
-        now = timezone.now()
-        spell_ends = window_ends_at(NOTICE_SENT_KEY) or now
-        task.using(run_after=max(spell_ends, now)).enqueue()
+    enqueue_once_per_spell(
+        notify_moderators,
+        key=NOTICE_KEY,
+        period=settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60,
+    )
 
 
 def moderator_addresses() -> list[str]:
@@ -366,12 +357,7 @@ def moderator_addresses() -> list[str]:
 def send_moderator_notice() -> int:
     """Email moderators about comments held since the last notice; returns how many
     comments the email listed (0: nothing sent)."""
-    # A new quiet spell starts now, whether this email was asked for at once or
-    # at the end of the last spell.
-    period = settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60
-    clear_limit(NOTICE_SENT_KEY)
-    clear_limit(NOTICE_DEFERRED_KEY)
-    is_rate_limited(NOTICE_SENT_KEY, limit=1, period=period)
+    start_spell(NOTICE_KEY, period=settings.COMMENTS_NOTIFY_EVERY_MINUTES * 60)
     pending = list(
         Comment.objects.pending()
         .filter(moderators_notified=False)

@@ -64,6 +64,32 @@ def clear_limit(key: str) -> None:
     Window.objects.filter(key=key).delete()
 
 
+def enqueue_once_per_spell(task, *, key: str, period: int) -> None:
+    """Enqueue `task` (a Django task) at most once per quiet spell of `period`
+    seconds, counted under `key` in every process: the first call of a spell
+    enqueues it at once; later calls in the spell enqueue it once more, to run when
+    the spell ends, where the task backend can defer. The task calls
+    `start_spell()` when it runs."""
+    if not is_rate_limited(f"{key}:sent", limit=1, period=period):
+        task.enqueue()
+        return
+    if not task.get_backend().supports_defer:
+        # Nothing can wait: the next spell's run covers this call.
+        return
+    if not is_rate_limited(f"{key}:deferred", limit=1, period=period):
+        now = timezone.now()
+        spell_ends = window_ends_at(f"{key}:sent") or now
+        task.using(run_after=max(spell_ends, now)).enqueue()
+
+
+def start_spell(key: str, *, period: int) -> None:
+    """A new quiet spell of `period` seconds starts now, whether the task was
+    enqueued at once or at the end of the last spell."""
+    clear_limit(f"{key}:sent")
+    clear_limit(f"{key}:deferred")
+    is_rate_limited(f"{key}:sent", limit=1, period=period)
+
+
 def delete_expired_windows() -> int:
     deleted, _ = Window.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
