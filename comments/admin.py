@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -106,7 +107,9 @@ class CommentAdmin(admin.ModelAdmin):
             services.moderate(comments=[obj], status=new_status)
             obj.status = new_status
         elif obj.status == Comment.Status.APPROVED:
-            invalidate_public_pages()
+            # Once the edit is committed: a page rendered from the old row in the
+            # meantime must not be cached under the new generation.
+            transaction.on_commit(invalidate_public_pages, robust=True)
 
     def delete_model(self, request, obj):
         services.delete_comments(comments=[obj])

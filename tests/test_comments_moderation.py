@@ -184,6 +184,33 @@ def test_editing_the_status_in_the_change_form_goes_through_the_rules(client, ed
     assert count_of(article) == 1
 
 
+def test_an_edit_to_an_approved_comment_reaches_readers_once_committed(
+    client, editor, django_capture_on_commit_callbacks
+):
+    comment = make_comment(make_article(), status="approved", text="Old words")
+    client.force_login(editor)
+    before = public_pages_generation()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("admin:comments_comment_change", args=[comment.pk]),
+            {
+                "status": "approved",
+                "author_name": comment.author_name,
+                "author_email": comment.author_email,
+                "author_url": "",
+                "text": "Corrected words",
+            },
+        )
+    assert response.status_code == 302
+    # Not before the commit: a page rendered from the old row in the meantime
+    # would be stored under the new generation.
+    assert public_pages_generation() == before
+    for callback in callbacks:
+        callback()
+    assert public_pages_generation() != before
+
+
 def test_deleting_in_the_admin_recounts(client, editor):
     article = make_article()
     comments = [make_comment(article) for _ in range(2)]
