@@ -30,7 +30,7 @@ class ArticlesConfig(AppConfig):
 
 
 def _invalidate(**kwargs):
-    from articles.cache import invalidate_public_pages
+    from publicpages.generation import invalidate_public_pages
 
     # Now, and again after commit so a page rendered from the old rows in the
     # meantime does not stay cached under the new generation.

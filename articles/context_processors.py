@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from articles.crossorigin import is_signed_in
+from publicpages.crossorigin import is_signed_in
 
 
 def site(request):

@@ -3,7 +3,7 @@
 Each feed carries the excerpt, bylines, category and tags, and the featured image as
 an enclosure. Conditional GETs are answered as for every page: the ETag is a hash
 of the feed (ConditionalGetMiddleware), and Last-Modified is not sent
-(newsroom.middleware.PublicCacheControlMiddleware says why).
+(publicpages.middleware.PublicCacheControlMiddleware says why).
 """
 
 import mimetypes
@@ -25,7 +25,7 @@ from articles.models import (
     Correction,
     authors_in_byline_order,
 )
-from articles.validators import strip_xml_illegal
+from safetext.validators import strip_xml_illegal
 
 FEED_ITEMS = 20
 # The enclosure is the rendition closest to this width: big enough for a reader
@@ -62,7 +62,7 @@ def _xml_safe(value):
 
 class XmlSafeFeedMixin:
     """Drops the characters XML cannot carry from every text of the feed. New text
-    cannot hold them (articles.validators), but one old row written around save()
+    cannot hold them (safetext.validators), but one old row written around save()
     must not make a whole feed unreadable (or a 500)."""
 
     def __init__(self, *args, **kwargs):

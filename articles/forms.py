@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from articles.fields import CleanImageFormField
 from articles.models import Article
-from articles.validators import validate_single_line
+from safetext.validators import validate_single_line
 
 CONFLICT_MESSAGE = (
     "Someone else saved this article at %(time)s, after you opened it. Your "
@@ -57,7 +57,7 @@ class ArticleAdminForm(forms.ModelForm):
 
     def clean_tags(self):
         # Tags belong to django-taggit, whose model is not held to the text rules
-        # (articles.validators): one line of visible text each, checked here.
+        # (safetext.validators): one line of visible text each, checked here.
         tags = self.cleaned_data["tags"]
         for tag in tags:
             validate_single_line(tag)

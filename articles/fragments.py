@@ -1,6 +1,6 @@
 """
 Cached fragments: the parts of a page that are the same for every reader, rendered
-once per generation of the public pages (articles/cache.py) and reused until
+once per generation of the public pages (publicpages/generation.py) and reused until
 anything readers see changes.
 
 Whole pages are kept by the shared cache in front of the site, if there is one
@@ -38,7 +38,7 @@ from django.core.cache import cache
 from django.core.cache.utils import make_template_fragment_key
 from django.utils import timezone
 
-from articles.cache import (
+from publicpages.generation import (
     public_pages_generation,
     seconds_until_next_publication,
     static_files_version,

@@ -15,10 +15,10 @@ from django_prose_editor.fields import ProseEditorField
 from taggit.managers import TaggableManager
 
 from articles import images
-from articles.cache import invalidate_public_pages
 from articles.fields import CleanImageField
-from articles.sanitizer import clean_article_html, strip_all_tags
-from articles.validators import CheckedTextMixin
+from publicpages.generation import invalidate_public_pages
+from safetext.sanitizer import clean_article_html, strip_all_tags
+from safetext.validators import CheckedTextMixin
 
 EXCERPT_WORDS = 40
 
@@ -674,6 +674,17 @@ class Figure(CheckedTextMixin, models.Model):
         if names:
             storage = self.image.storage
             transaction.on_commit(lambda: images.delete_files(names, storage=storage))
+
+
+def next_scheduled_publication():
+    """When the next scheduled article goes live (None: none is scheduled); the
+    public pages' cache lifetimes end then (settings.PUBLIC_PAGES_NEXT_PUBLICATION)."""
+    return (
+        Article.objects.scheduled()
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
 
 
 def authors_in_byline_order(lookup="authors") -> Prefetch:

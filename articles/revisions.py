@@ -20,7 +20,7 @@ from reversion.models import Version
 from taggit.models import Tag, TaggedItem
 
 from articles.models import Article, Byline, SlugRedirect
-from articles.sanitizer import strip_all_tags
+from safetext.sanitizer import strip_all_tags
 
 reversion.register(Tag)
 reversion.register(TaggedItem, follow=["tag"])

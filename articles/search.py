@@ -21,7 +21,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 
 from articles.models import Article
-from articles.validators import replace_control_characters
+from safetext.validators import replace_control_characters
 
 MAX_QUERY_LENGTH = 200
 MAX_WORDS = 12

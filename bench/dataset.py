@@ -161,7 +161,7 @@ def build(size: Size, *, seed: int = 7, log=print) -> Dataset:
     from taggit.models import Tag, TaggedItem
 
     from articles.models import Article, Author, Category
-    from articles.sanitizer import render_comment_text
+    from safetext.sanitizer import render_comment_text
 
     rng = random.Random(seed)
     now = timezone.now()

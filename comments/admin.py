@@ -5,10 +5,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from articles.cache import invalidate_public_pages
-from articles.sanitizer import render_comment_text
 from comments import services
 from comments.models import Comment, FollowUpAddress, ModerationPhrase
+from publicpages.generation import invalidate_public_pages
+from safetext.sanitizer import render_comment_text
 
 
 @admin.register(Comment)

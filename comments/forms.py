@@ -6,7 +6,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-from articles.validators import (
+from safetext.validators import (
     normalise_line,
     normalise_text,
     validate_email_domain_is_a_name,

@@ -3,7 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from articles.models import Article
-from articles.validators import CheckedTextMixin
+from safetext.validators import CheckedTextMixin
 
 
 class CommentQuerySet(models.QuerySet):

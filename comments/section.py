@@ -15,10 +15,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.functional import cached_property
 
-from articles.crossorigin import is_signed_in
 from comments.forms import CommentForm
 from comments.models import Comment
 from comments.services import comments_open, top_level_ids
+from publicpages.crossorigin import is_signed_in
 
 PENDING_SALT = "comments.pending"
 AUTHOR_SALT = "comments.author"
@@ -226,7 +226,7 @@ def section_context(request, article, *, form: CommentForm | None = None) -> dic
         "count": article.comment_count,
         "is_open": threads.is_open,
         "form": form,
-        # A signed-in user's form carries Django's CSRF token (articles.crossorigin).
+        # A signed-in user's form carries Django's CSRF token (publicpages.crossorigin).
         "signed_in": request is not None and is_signed_in(request),
         "reply_to": reply_to,
         "cancel_reply_url": (

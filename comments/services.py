@@ -22,17 +22,17 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.cache import invalidate_public_pages
 from articles.models import Article
-from articles.sanitizer import render_comment_text
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
-from newsroom.mail import ListEmailMessage
+from mailing.messages import ListEmailMessage
+from publicpages.generation import invalidate_public_pages
 from ratelimit.limits import (
     email_limit_key,
     enqueue_once_per_spell,
     is_rate_limited,
     start_spell,
 )
+from safetext.sanitizer import render_comment_text
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 

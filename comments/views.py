@@ -6,7 +6,6 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from articles.crossorigin import public_form
 from articles.models import Article
 from comments import services
 from comments.forms import CommentForm
@@ -18,6 +17,7 @@ from comments.section import (
     author_cookie_value,
     pending_cookie_value,
 )
+from publicpages.crossorigin import public_form
 from ratelimit.limits import client_ip
 
 AUTHOR_COOKIE_MAX_AGE = 365 * 24 * 3600

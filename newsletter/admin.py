@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from articles.validators import validate_single_line
+from safetext.validators import validate_single_line
 
 from . import services
 from .models import (

@@ -1,6 +1,6 @@
 from django import forms
 
-from articles.validators import (
+from safetext.validators import (
     normalise_line,
     validate_email_domain_is_a_name,
     validate_no_control_characters,

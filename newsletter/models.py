@@ -14,9 +14,9 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.cache import invalidate_public_pages
-from articles.sanitizer import clean_article_html
-from articles.validators import CheckedTextMixin
+from publicpages.generation import invalidate_public_pages
+from safetext.sanitizer import clean_article_html
+from safetext.validators import CheckedTextMixin
 
 logger = logging.getLogger(__name__)
 

@@ -95,8 +95,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
-from articles.sanitizer import strip_all_tags
-from newsroom.mail import ListEmailMultiAlternatives
+from mailing.messages import ListEmailMultiAlternatives
+from safetext.sanitizer import strip_all_tags
 
 from .email_images import email_image_url
 from .models import Delivery, Issue, Subscriber

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from articles.validators import validate_single_line
+from safetext.validators import validate_single_line
 
 from .models import Newsletter, Subscriber, SubscriberImport, normalize_email
 

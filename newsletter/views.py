@@ -15,10 +15,10 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from articles.crossorigin import public_form
 from articles.models import authors_in_byline_order
-from articles.validators import normalise_line
+from publicpages.crossorigin import public_form
 from ratelimit.limits import client_ip, is_rate_limited
+from safetext.validators import normalise_line
 
 from . import services, webhooks
 from .forms import PreferencesForm, SignupForm

@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "comments",
     "newsletter",
     "ratelimit",
+    "newsroom",
     "axes",
 ]
 
@@ -162,7 +163,7 @@ MIDDLEWARE = [
     "newsroom.middleware.PermissionsPolicyMiddleware",
     # Above the middleware that set cookies (CSRF, session, messages): a response
     # that sets one is the reader's own.
-    "newsroom.middleware.PublicCacheControlMiddleware",
+    "publicpages.middleware.PublicCacheControlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -272,7 +273,7 @@ else:
 
 # The shared HTTP caches in front of the app servers (Varnish, nginx, a CDN), as
 # comma-separated URLs: each gets an HTTP BAN when anything readers see changes
-# (articles/frontend_cache.py; deploy/varnish/newsroom.vcl answers it). Empty: no
+# (publicpages/purge.py; deploy/varnish/newsroom.vcl answers it). Empty: no
 # shared cache.
 FRONTEND_CACHE_URLS = envlist("FRONTEND_CACHE_URLS", [])
 for _url in FRONTEND_CACHE_URLS:
@@ -282,7 +283,7 @@ for _url in FRONTEND_CACHE_URLS:
         )
 
 # Seconds each process reuses the cache generation it last read before asking Redis
-# again (articles/cache.py): a change reaches the cached fragments of other
+# again (publicpages/generation.py): a change reaches the cached fragments of other
 # processes (gunicorn's other workers, other app servers) at most this late; its
 # own process, at once. 0 asks on every request: the default behind a shared
 # cache, which fetches a page again right after a purge and would keep whatever an
@@ -290,6 +291,8 @@ for _url in FRONTEND_CACHE_URLS:
 PAGE_CACHE_GENERATION_SECONDS = envint(
     "PAGE_CACHE_GENERATION_SECONDS", 0 if FRONTEND_CACHE_URLS else 1
 )
+# When the next scheduled article goes live: no copy of a public page outlives it.
+PUBLIC_PAGES_NEXT_PUBLICATION = "articles.models.next_scheduled_publication"
 # Seconds a cached fragment (articles/fragments.py: a part of a page that is the
 # same for every reader) may be reused within one generation; 0 renders them every
 # time. Off without Redis: each process's own cache would not see another's
@@ -300,7 +303,7 @@ FRAGMENT_CACHE_SECONDS = envint(
 # Megabytes of the fragments it used lately that each process keeps in memory.
 FRAGMENT_CACHE_LOCAL_MB = envint("FRAGMENT_CACHE_LOCAL_MB", 16)
 # Cache-Control on public pages, read without a cookie of the reader's own
-# (newsroom.middleware.PublicCacheControlMiddleware). Browsers: 0, they ask again
+# (publicpages.middleware.PublicCacheControlMiddleware). Browsers: 0, they ask again
 # every time (a 304 when nothing changed), so a reader who just commented sees
 # their comment. Shared caches (Varnish, nginx, a CDN): longer when the app purges
 # them on every change (FRONTEND_CACHE_URLS). Then, while one request fetches an

@@ -45,9 +45,9 @@ def make_article(*, tags=(), authors=(), **fields):
 def make_comment(article, *, parent=None, **fields):
     """A comment saved directly (no moderation rules), approved unless told
     otherwise. Keeps article.comment_count right for approved ones."""
-    from articles.sanitizer import render_comment_text
     from comments.models import Comment
     from comments.services import recount_comments
+    from safetext.sanitizer import render_comment_text
 
     n = next(_sequence)
     fields.setdefault("author_name", f"Reader {n}")

@@ -4,7 +4,7 @@ from unittest import mock
 import time_machine
 from django.core.cache import cache
 
-from articles.cache import (
+from publicpages.generation import (
     GENERATION_KEY,
     invalidate_public_pages,
     public_pages_generation,
@@ -20,28 +20,28 @@ def test_invalidating_starts_a_new_generation():
 
 
 def test_the_generation_starts_again_after_the_cache_lost_it():
-    with mock.patch("articles.cache.cache.incr", side_effect=ValueError):
+    with mock.patch("publicpages.generation.cache.incr", side_effect=ValueError):
         invalidate_public_pages()
 
     assert public_pages_generation() >= 1
 
 
 def test_an_unreachable_cache_never_fails_a_write(caplog):
-    with mock.patch("articles.cache.cache.incr", side_effect=ConnectionError):
+    with mock.patch("publicpages.generation.cache.incr", side_effect=ConnectionError):
         invalidate_public_pages()
 
     assert "not invalidated" in caplog.text
 
 
 def test_an_unreachable_cache_gives_generation_zero():
-    with mock.patch("articles.cache.cache.get", side_effect=ConnectionError):
+    with mock.patch("publicpages.generation.cache.get", side_effect=ConnectionError):
         assert public_pages_generation() == 0
 
 
 def test_a_generation_read_lately_is_reused_without_asking_the_cache():
     seen = public_pages_generation()
 
-    with mock.patch("articles.cache.cache.get", side_effect=AssertionError):
+    with mock.patch("publicpages.generation.cache.get", side_effect=AssertionError):
         assert public_pages_generation(max_age=1) == seen
 
 

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from articles.cache import public_pages_generation
 from comments import services
 from comments.models import Comment
+from publicpages.generation import public_pages_generation
 from tests.factories import make_article, make_comment
 
 pytestmark = pytest.mark.django_db

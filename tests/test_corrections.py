@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.cache import public_pages_generation
 from articles.models import Article, Correction
+from publicpages.generation import public_pages_generation
 from tests.factories import (
     byline_form_data,
     make_article,

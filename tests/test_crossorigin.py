@@ -1,4 +1,4 @@
-"""Cross-site posting to the public forms (articles.crossorigin): refused from
+"""Cross-site posting to the public forms (publicpages.crossorigin): refused from
 another site, accepted from this one without a per-reader token."""
 
 import pytest

@@ -1,6 +1,6 @@
-"""Dependencies point one way: bench -> apps -> shared. These tests read the
-imports of every module, so a new one that points back fails here rather than in
-review."""
+"""Dependencies point one way: bench -> the project (newsroom: settings, URLs,
+site-wide commands) -> apps -> shared packages. These tests read the imports of
+every module, so a new one that points back fails here rather than in review."""
 
 import ast
 from pathlib import Path
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT_PACKAGES = ["articles", "comments", "newsletter", "newsroom", "ratelimit"]
+APPS = ["articles", "comments", "newsletter"]
+SHARED = ["mailing", "publicpages", "ratelimit", "safetext"]
+PRODUCT_PACKAGES = [*APPS, *SHARED, "newsroom"]
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
@@ -45,11 +47,22 @@ def test_product_code_never_imports_the_benchmark(package):
     assert offenders == []
 
 
-def test_the_rate_limiter_imports_no_app():
-    apps = {"articles", "comments", "newsletter"}
+@pytest.mark.parametrize("package", SHARED)
+def test_shared_packages_import_no_app_and_not_the_project(package):
+    forbidden = {*APPS, "newsroom"}
     offenders = {
-        module: names & apps
-        for module, names in imported_packages("ratelimit").items()
-        if names & apps
+        module: names & forbidden
+        for module, names in imported_packages(package).items()
+        if names & forbidden
     }
     assert offenders == {}
+
+
+@pytest.mark.parametrize("package", APPS)
+def test_apps_never_import_the_project(package):
+    offenders = [
+        module
+        for module, names in imported_packages(package).items()
+        if "newsroom" in names and "/migrations/" not in module
+    ]
+    assert offenders == []

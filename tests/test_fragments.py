@@ -13,11 +13,11 @@ from django.test import Client
 from django.utils import timezone
 
 from articles import fragments
-from articles.cache import GENERATION_KEY, public_pages_generation
 from articles.fragments import RecentFragments
 from articles.models import Article
 from comments import services as comment_services
 from comments.models import Comment
+from publicpages.generation import GENERATION_KEY, public_pages_generation
 from tests.comments_helpers import post
 from tests.factories import make_article, make_comment
 

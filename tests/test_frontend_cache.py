@@ -1,4 +1,4 @@
-"""Purging the shared caches in front of the site (articles/frontend_cache.py):
+"""Purging the shared caches in front of the site (publicpages/purge.py):
 what is sent, when, and what a cache that is down does to a save. Real Varnish
 answers these purges in tests/test_varnish.py."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from articles.cache import invalidate_public_pages
-from articles.frontend_cache import ban_all_pages
 from bench.server import free_port
+from publicpages.generation import invalidate_public_pages
+from publicpages.purge import ban_all_pages
 from tests.factories import make_article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def test_a_cache_that_is_down_is_logged_and_the_save_still_succeeds(
     settings.FRONTEND_CACHE_URLS = [f"http://127.0.0.1:{free_port()}/"]
 
     with (
-        caplog.at_level(logging.ERROR, logger="articles.frontend_cache"),
+        caplog.at_level(logging.ERROR, logger="publicpages.purge"),
         django_capture_on_commit_callbacks(execute=True),
     ):
         article = make_article(title="Saved anyway")

@@ -1,5 +1,5 @@
-"""HTTP caching of the public pages (newsroom.middleware.PublicCacheControlMiddleware,
-Django's ConditionalGetMiddleware and GZipMiddleware): the same bytes and headers
+"""HTTP caching of the public pages (publicpages.middleware, Django's
+ConditionalGetMiddleware and GZipMiddleware): the same bytes and headers
 for every reader without a cookie of their own, validators that never give a
 stale 304, and what is a reader's own never marked shareable."""
 
@@ -13,12 +13,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import cache as cache_module
 from articles import fragments
 from articles.fragments import RecentFragments
 from articles.models import Article, Correction
 from comments import services as comment_services
 from comments.models import Comment
+from publicpages import generation as cache_module
 from tests.comments_helpers import post
 from tests.factories import (
     make_article,

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from articles.cache import public_pages_generation
 from articles.models import Article, SlugRedirect, make_excerpt
+from publicpages.generation import public_pages_generation
 from tests.factories import (
     ensure_roles,
     make_article,

@@ -48,7 +48,7 @@ def test_box_lists_newsletters_with_the_default_ticked(digest, alerts):
     assert f'value="{digest.pk}" checked' in html
     assert f'value="{alerts.pk}">' in html
     assert 'name="website"' in html  # the honeypot
-    # The same box for every reader: no per-reader CSRF token (articles.crossorigin).
+    # The same box for every reader: no per-reader CSRF token (publicpages.crossorigin).
     assert "TOKEN123" not in html
     assert 'value="/some/page/"' in html  # where the sign-up came from
 

@@ -18,8 +18,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 from django.utils import timezone
 
-from articles import cache as page_cache
 from articles.models import Article
+from publicpages import generation as page_cache
 from tests.factories import make_article
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from django.test import Client
 from django.urls import reverse
 
 from articles.models import Article
-from articles.sanitizer import clean_article_html
 from comments.forms import form_timestamp
+from safetext.sanitizer import clean_article_html
 from tests.factories import make_article, make_category
 
 PAYLOADS_FILE = Path(__file__).with_name("xss_payloads.txt")

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from articles.sanitizer import (
+from safetext.sanitizer import (
     ARTICLE_TAGS,
     clean_article_html,
     render_comment_text,

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from articles.validators import (
+from safetext.validators import (
     normalise_line,
     normalise_text,
     replace_control_characters,

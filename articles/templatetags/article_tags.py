@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from articles.fragments import cached_fragment
 from articles.images import rendition_size
 from articles.models import Article, Category
-from articles.validators import strip_xml_illegal
+from safetext.validators import strip_xml_illegal
 
 register = template.Library()
 
@@ -180,7 +180,7 @@ def story_body(article, figures=()):
             body = body[: match.end()] + dateline + body[match.end() :]
         else:
             body = format_html("<p>{}</p>", dateline) + body
-    # The body is stored clean (articles.sanitizer); the figures are rendered
+    # The body is stored clean (safetext.sanitizer); the figures are rendered
     # from their rows by a template.
     return mark_safe(with_figures(body, figures))
 

@@ -16,7 +16,7 @@ vcl 4.1;
 
 sub vcl_recv {
     # The app sends BAN to every URL in FRONTEND_CACHE_URLS after a change
-    # readers see commits (articles/frontend_cache.py). Like the app's own cache
+    # readers see commits (publicpages/purge.py). Like the app's own cache
     # generation, it drops every stored page; static files keep their place, as
     # their names change with their content.
     if (req.method == "BAN") {

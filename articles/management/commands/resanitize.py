@@ -2,16 +2,16 @@
 Re-clean every stored article body with the current allow-list.
 
 Bodies are sanitised once, when saved, and pages print the stored HTML. When the
-allow-list in articles/sanitizer.py changes (bump POLICY_VERSION), run this so that
+allow-list in safetext/sanitizer.py changes (bump POLICY_VERSION), run this so that
 what is already stored follows the new rules too.
 """
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from articles.cache import invalidate_public_pages
 from articles.models import Article
-from articles.sanitizer import POLICY_VERSION, clean_article_html
+from publicpages.generation import invalidate_public_pages
+from safetext.sanitizer import POLICY_VERSION, clean_article_html
 
 
 class Command(BaseCommand):

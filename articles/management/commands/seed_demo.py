@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from articles.management.commands._demo_content import ARTICLES, AUTHORS, CATEGORIES
 from articles.models import Article, Author, Category, User
-from articles.sanitizer import clean_article_html
+from safetext.sanitizer import clean_article_html
 
 IMAGE_SIZE = (1200, 675)
 ACCOUNTS = [

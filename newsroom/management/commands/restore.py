@@ -18,14 +18,14 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from articles.management.commands.backup import postgres_environment
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from articles.cache import invalidate_public_pages
-from articles.management.commands.backup import postgres_environment
 from newsroom.cli import one_line_errors
+from publicpages.generation import invalidate_public_pages
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ here at once (invalidating records the new number); a change made in another one
 most that many seconds late.
 
 Whole pages are not cached here: they carry Cache-Control for browsers and shared
-caches (newsroom.middleware.PublicCacheControlMiddleware), whose lifetimes end
+caches (publicpages.middleware.PublicCacheControlMiddleware), whose lifetimes end
 before the next scheduled article goes live (`seconds_until_next_publication`).
 """
 
@@ -25,10 +25,12 @@ import logging
 import secrets
 import time
 
+from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
+from django.utils.module_loading import import_string
 
-from articles.frontend_cache import purge_frontend_caches
+from publicpages.purge import purge_frontend_caches
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ def public_pages_generation(*, max_age: float = 0) -> int:
 
 def invalidate_public_pages() -> None:
     """Start a new generation, and purge the shared caches in front of the site
-    once the transaction commits (articles/frontend_cache.py). Never raises: a
+    once the transaction commits (publicpages/purge.py). Never raises: a
     write that reached the database must not fail because a cache is down (pages
     then expire by their TTL)."""
     global _last_seen
@@ -127,12 +129,7 @@ _next_publication = (0, 0.0, 0.0)
 
 
 def _next_publication_timestamp() -> float:
-    from articles.models import Article
-
-    next_at = (
-        Article.objects.scheduled()
-        .order_by("published_at")
-        .values_list("published_at", flat=True)
-        .first()
-    )
+    # The app that schedules pages names its look-up in settings, so this
+    # package depends on none of them.
+    next_at = import_string(settings.PUBLIC_PAGES_NEXT_PUBLICATION)()
     return next_at.timestamp() if next_at else 0

@@ -12,7 +12,7 @@ import re
 import bleach
 from bleach.linkifier import Linker
 
-from articles.validators import strip_xml_illegal
+from safetext.validators import strip_xml_illegal
 
 # Bump when the allow-lists change; `manage.py resanitize` re-cleans stored HTML.
 POLICY_VERSION = 1

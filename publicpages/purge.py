@@ -2,7 +2,7 @@
 Purging the shared HTTP cache in front of the site (Varnish, nginx, a CDN).
 
 Such a cache stores public pages for their s-maxage. When anything readers see
-changes, articles.cache.invalidate_public_pages() calls purge_frontend_caches(),
+changes, publicpages.generation.invalidate_public_pages() calls purge_frontend_caches(),
 which, once the transaction commits, sends an HTTP BAN to each URL in
 FRONTEND_CACHE_URLS (none by default: no shared cache). The shipped Varnish
 configuration, deploy/varnish/newsroom.vcl, answers it by dropping every stored
