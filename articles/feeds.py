@@ -25,6 +25,7 @@ from articles.models import (
     Correction,
     authors_in_byline_order,
 )
+from publicpages.addresses import absolute_url
 from safetext.validators import strip_xml_illegal
 
 FEED_ITEMS = 20
@@ -126,7 +127,7 @@ class LatestArticlesFeed(Feed):
         """RSS <comments>: where readers discuss the article, if they may."""
         if not (item.comments_enabled or item.comment_count):
             return None
-        return self._absolute(item.get_absolute_url() + "#comments")
+        return absolute_url(item.get_absolute_url() + "#comments")
 
     def item_updateddate(self, item):
         return item.updated_at
@@ -136,7 +137,7 @@ class LatestArticlesFeed(Feed):
 
     def item_author_link(self, item):
         authors = list(item.authors.all())
-        return self._absolute(authors[0].get_absolute_url()) if authors else None
+        return absolute_url(authors[0].get_absolute_url()) if authors else None
 
     def item_categories(self, item):
         return [item.category.name, *(tag.name for tag in item.tags.all())]
@@ -144,11 +145,8 @@ class LatestArticlesFeed(Feed):
     def item_enclosures(self, item):
         enclosure = enclosure_for(item)
         if enclosure and enclosure.url.startswith("/"):
-            enclosure.url = self._absolute(enclosure.url)
+            enclosure.url = absolute_url(enclosure.url)
         return [enclosure] if enclosure else []
-
-    def _absolute(self, path):
-        return settings.SITE_URL + path
 
 
 class CategoryFeed(LatestArticlesFeed):

@@ -7,7 +7,6 @@ costs the same whatever its size.
 
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.core.paginator import InvalidPage, Paginator
 from django.db.models import F, Q, Subquery, Value, Window, prefetch_related_objects
 from django.db.models.functions import Coalesce, RowNumber
@@ -35,6 +34,7 @@ from articles.models import (
 from articles.related import related_articles
 from articles.search import SearchForm, search_articles
 from articles.templatetags.article_tags import image_sources
+from publicpages.addresses import absolute_url
 
 PER_PAGE = 12
 CORRECTIONS_PER_PAGE = 30
@@ -334,7 +334,7 @@ def article_detail(request, slug):
             "is_preview": is_preview,
             "show_updated": article.published_at
             and article.last_updated - article.published_at > UPDATE_SHOWN_AFTER,
-            "share_url": settings.SITE_URL + article.get_absolute_url(),
+            "share_url": absolute_url(article.get_absolute_url()),
         },
     )
     if is_preview:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from articles.models import Article, authors_in_byline_order
+from publicpages.addresses import absolute_url
 from ratelimit.limits import enqueue_once_per_spell, start_spell
 
 COPY_PREFIX = "Copy of "
@@ -133,9 +134,9 @@ def send_editors_notice() -> int:
         {
             "articles": submitted,
             "total": Article.objects.in_review().count(),
-            "queue_url": settings.SITE_URL
-            + reverse("admin:articles_article_changelist")
-            + "?state=review",
+            "queue_url": absolute_url(
+                reverse("admin:articles_article_changelist") + "?state=review"
+            ),
             "SITE_NAME": settings.SITE_NAME,
         },
     )

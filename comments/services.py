@@ -25,6 +25,7 @@ from django.utils import timezone
 from articles.models import Article
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
 from mailing.messages import ListEmailMessage
+from publicpages.addresses import absolute_url
 from publicpages.generation import invalidate_public_pages
 from ratelimit.limits import (
     email_limit_key,
@@ -373,9 +374,9 @@ def send_moderator_notice() -> int:
         {
             "comments": pending,
             "total": total,
-            "queue_url": settings.SITE_URL
-            + reverse("admin:comments_comment_changelist")
-            + "?status__exact=pending",
+            "queue_url": absolute_url(
+                reverse("admin:comments_comment_changelist") + "?status__exact=pending"
+            ),
             "SITE_NAME": settings.SITE_NAME,
         },
     )
@@ -455,8 +456,9 @@ def send_confirmation(*, comment_id: int) -> bool:
         "comments/email/confirm_address.txt",
         {
             "comment": comment,
-            "confirm_url": settings.SITE_URL
-            + reverse("comments:confirm_address", args=[confirmation_token(comment)]),
+            "confirm_url": absolute_url(
+                reverse("comments:confirm_address", args=[confirmation_token(comment)])
+            ),
             "days": settings.COMMENTS_CONFIRM_MAX_AGE // 86400,
             "SITE_NAME": settings.SITE_NAME,
         },
@@ -520,14 +522,14 @@ def send_reply_notifications(*, comment_ids: list[int]) -> int:
         ).first()
         if address is None:
             continue
-        stop_url = settings.SITE_URL + reverse(
-            "comments:stop_follow_ups", args=[stop_token(address)]
+        stop_url = absolute_url(
+            reverse("comments:stop_follow_ups", args=[stop_token(address)])
         )
         body = render_to_string(
             "comments/email/reply_notification.txt",
             {
                 "reply": reply,
-                "comment_url": settings.SITE_URL + comment_url(reply),
+                "comment_url": absolute_url(comment_url(reply)),
                 "stop_url": stop_url,
                 "SITE_NAME": settings.SITE_NAME,
             },

@@ -96,6 +96,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from mailing.messages import ListEmailMultiAlternatives
+from publicpages.addresses import absolute_url
 from safetext.sanitizer import strip_all_tags
 
 from .email_images import email_image_url
@@ -118,12 +119,6 @@ def worker_id() -> str:
 
 def site_host() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
-
-
-def absolute_url(url: str) -> str:
-    if url.startswith(("http://", "https://")):
-        return url
-    return settings.SITE_URL + url
 
 
 # Rendering -------------------------------------------------------------------------

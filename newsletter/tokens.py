@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from publicpages.addresses import absolute_url
+
 # Links carry the subscriber's id, never the address: a signed value is only
 # base64, readable by anyone who sees the URL in a log. (Links that carried the
 # address were signed with "newsletter.confirm"; they now show the invalid page.)
@@ -58,20 +60,16 @@ def read_manage_token(token: str) -> int:
         raise InvalidToken from None
 
 
-def absolute(path: str) -> str:
-    return settings.SITE_URL + path
-
-
 def confirm_url(subscriber_id: int) -> str:
     token = make_confirm_token(subscriber_id)
-    return absolute(reverse("newsletter:confirm", args=[token]))
+    return absolute_url(reverse("newsletter:confirm", args=[token]))
 
 
 def preferences_url(subscriber_id: int) -> str:
     token = make_manage_token(subscriber_id)
-    return absolute(reverse("newsletter:preferences", args=[token]))
+    return absolute_url(reverse("newsletter:preferences", args=[token]))
 
 
 def unsubscribe_url(subscriber_id: int) -> str:
     token = make_manage_token(subscriber_id)
-    return absolute(reverse("newsletter:unsubscribe", args=[token]))
+    return absolute_url(reverse("newsletter:unsubscribe", args=[token]))

@@ -16,6 +16,7 @@ from django.views.decorators.http import (
 )
 
 from articles.models import authors_in_byline_order
+from publicpages.addresses import absolute_url
 from publicpages.crossorigin import public_form
 from ratelimit.limits import client_ip, is_rate_limited
 from safetext.validators import normalise_line
@@ -85,7 +86,7 @@ def issue(request, slug, issue_id):
 def _signup_source(request, form_source: str) -> str:
     """The page of the site the sign-up came from (for the consent record)."""
     if form_source.startswith("/") and not form_source.startswith("//"):
-        return settings.SITE_URL + form_source
+        return absolute_url(form_source)
     # A header may hold tabs and other control characters the model refuses.
     referer = normalise_line(request.headers.get("Referer", ""))[:300]
     return referer or request.build_absolute_uri()

@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from articles.fragments import cached_fragment
 from articles.images import rendition_size
 from articles.models import Article, Category
+from publicpages.addresses import absolute_url
 from safetext.validators import strip_xml_illegal
 
 register = template.Library()
@@ -23,13 +24,6 @@ register = template.Library()
 # Inside <script>, "</script>" or "<!--" in a headline must not end the element:
 # the same escapes Django's json_script uses.
 _JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-
-
-def absolute_url(url: str) -> str:
-    """A URL usable outside the page (feeds, JSON-LD, social tags)."""
-    if url.startswith(("http://", "https://")):
-        return url
-    return settings.SITE_URL + url
 
 
 register.filter("absolute", absolute_url)
@@ -216,7 +210,7 @@ def section_nav(context):
 def canonical_url(context):
     """This page's address on the public site; page 2 and later keep ?page=."""
     request = context["request"]
-    url = settings.SITE_URL + request.path
+    url = absolute_url(request.path)
     page = request.GET.get("page", "")
     if page.isdigit() and int(page) > 1:
         url += f"?page={int(page)}"
@@ -263,7 +257,7 @@ def article_structured_data(article: Article, authors, corrections=()) -> dict:
         "publisher": {
             "@type": "Organization",
             "name": settings.PUBLISHER_NAME,
-            "url": settings.SITE_URL + "/",
+            "url": absolute_url("/"),
             "logo": {
                 "@type": "ImageObject",
                 "url": absolute_url(static("articles/logo.png")),
