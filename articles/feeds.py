@@ -11,20 +11,13 @@ import mimetypes
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.core.files.storage import default_storage
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Enclosure, Rss201rev2Feed
 from django.utils.html import escape
 from django.views.decorators.http import require_safe
-from taggit.models import Tag
 
-from articles.models import (
-    Article,
-    Author,
-    Category,
-    Correction,
-    authors_in_byline_order,
-)
+from articles.listings import AUTHOR, CATEGORY, TAG, Listing
+from articles.models import Article, Correction, authors_in_byline_order
 from publicpages.addresses import absolute_url
 from safetext.validators import strip_xml_illegal
 
@@ -149,52 +142,40 @@ class LatestArticlesFeed(Feed):
         return [enclosure] if enclosure else []
 
 
-class CategoryFeed(LatestArticlesFeed):
+class ListingFeed(LatestArticlesFeed):
+    """The feed of a category's, tag's or author's page: the same stories."""
+
+    listing: Listing
+
     def get_object(self, request, slug):
-        return get_object_or_404(Category, slug=slug)
+        return self.listing.get(slug)
 
     def articles(self, obj):
-        return Article.objects.published().filter(category=obj)
+        return self.listing.articles(obj)
 
     def title(self, obj):
         return f"{obj.name} | {settings.SITE_NAME}"
 
     def link(self, obj):
-        return obj.get_absolute_url()
+        return self.listing.url(obj)
+
+
+class CategoryFeed(ListingFeed):
+    listing = CATEGORY
 
     def description(self, obj):
         return obj.description or f"The latest {obj.name} articles."
 
 
-class TagFeed(LatestArticlesFeed):
-    def get_object(self, request, slug):
-        return get_object_or_404(Tag, slug=slug)
-
-    def articles(self, obj):
-        return Article.objects.published().filter(tags=obj)
-
-    def title(self, obj):
-        return f"{obj.name} | {settings.SITE_NAME}"
-
-    def link(self, obj):
-        return reverse("articles:tag", args=[obj.slug])
+class TagFeed(ListingFeed):
+    listing = TAG
 
     def description(self, obj):
         return f"Articles tagged {obj.name}."
 
 
-class AuthorFeed(LatestArticlesFeed):
-    def get_object(self, request, slug):
-        return get_object_or_404(Author, slug=slug)
-
-    def articles(self, obj):
-        return Article.objects.published().filter(authors=obj)
-
-    def title(self, obj):
-        return f"{obj.name} | {settings.SITE_NAME}"
-
-    def link(self, obj):
-        return obj.get_absolute_url()
+class AuthorFeed(ListingFeed):
+    listing = AUTHOR
 
     def description(self, obj):
         return f"Articles by {obj.name}."

@@ -11,7 +11,7 @@ from django.core.paginator import InvalidPage, Paginator
 from django.db.models import F, Q, Subquery, Value, Window, prefetch_related_objects
 from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.functional import cached_property
@@ -21,11 +21,10 @@ from django.views.generic.dates import (
     MonthArchiveView,
     YearArchiveView,
 )
-from taggit.models import Tag
 
+from articles.listings import AUTHOR, CATEGORY, TAG, Listing
 from articles.models import (
     Article,
-    Author,
     Category,
     Correction,
     SlugRedirect,
@@ -363,64 +362,31 @@ def corrections(request):
     )
 
 
-@require_safe
-def category_detail(request, slug):
-    category = get_object_or_404(Category, slug=slug)
-    page = LazyPage(
-        _cards(Article.objects.published().filter(category=category)),
-        _requested_page(request),
-    )
-    return render(
-        request,
-        "articles/category_detail.html",
-        {
-            "category": category,
-            "page": page,
-            "listing_key": f"category:{category.pk}",
-            "hide_card_category": True,
-            "feed_url": reverse("articles:category_feed", args=[category.slug]),
-            "atom_url": reverse("articles:category_atom", args=[category.slug]),
-        },
-    )
+def _listing_view(listing: Listing):
+    @require_safe
+    def listing_detail(request, slug):
+        obj = listing.get(slug)
+        page = LazyPage(_cards(listing.articles(obj)), _requested_page(request))
+        return render(
+            request,
+            f"articles/{listing.name}_detail.html",
+            {
+                listing.name: obj,
+                "page": page,
+                "listing_key": f"{listing.name}:{obj.pk}",
+                # Every card of a category page is in that category.
+                "hide_card_category": listing is CATEGORY,
+                "feed_url": listing.url(obj, "feed"),
+                "atom_url": listing.url(obj, "atom"),
+            },
+        )
+
+    return listing_detail
 
 
-@require_safe
-def tag_detail(request, slug):
-    tag = get_object_or_404(Tag, slug=slug)
-    page = LazyPage(
-        _cards(Article.objects.published().filter(tags=tag)), _requested_page(request)
-    )
-    return render(
-        request,
-        "articles/tag_detail.html",
-        {
-            "tag": tag,
-            "page": page,
-            "listing_key": f"tag:{tag.pk}",
-            "feed_url": reverse("articles:tag_feed", args=[tag.slug]),
-            "atom_url": reverse("articles:tag_atom", args=[tag.slug]),
-        },
-    )
-
-
-@require_safe
-def author_detail(request, slug):
-    author = get_object_or_404(Author, slug=slug)
-    page = LazyPage(
-        _cards(Article.objects.published().filter(authors=author)),
-        _requested_page(request),
-    )
-    return render(
-        request,
-        "articles/author_detail.html",
-        {
-            "author": author,
-            "page": page,
-            "listing_key": f"author:{author.pk}",
-            "feed_url": reverse("articles:author_feed", args=[author.slug]),
-            "atom_url": reverse("articles:author_atom", args=[author.slug]),
-        },
-    )
+category_detail = _listing_view(CATEGORY)
+tag_detail = _listing_view(TAG)
+author_detail = _listing_view(AUTHOR)
 
 
 class _ArchiveMixin:
