@@ -405,6 +405,12 @@ class _ArchiveMixin:
         page = _paginate(self.request, queryset, page_size)
         return page.paginator, page, page.object_list, page.has_other_pages()
 
+    def get_context_data(self, **kwargs):
+        # The name listing_base.html gives the page it lists.
+        context = super().get_context_data(**kwargs)
+        context["page"] = context["page_obj"]
+        return context
+
 
 class ArticleArchiveIndex(_ArchiveMixin, ArchiveIndexView):
     """Every month with articles, newest first, above the latest articles."""
