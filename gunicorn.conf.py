@@ -15,6 +15,8 @@ from pathlib import Path
 
 from gunicorn.glogging import Logger
 
+from newsroom.logging import stdout_config
+
 wsgi_app = "newsroom.wsgi:application"
 
 # 2 x cores + 1 (the usual rule for mostly-waiting web workers), capped so a large
@@ -93,31 +95,14 @@ class AccessLogger(Logger):
 logger_class = AccessLogger
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-_log_format = os.environ.get("LOG_FORMAT", "json")
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "newsroom.logging.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+logconfig_dict = stdout_config(
+    os.environ.get("LOG_FORMAT", "json"),
+    "INFO",
+    {
+        name: {"handlers": ["stdout"], "level": "INFO", "propagate": False}
+        for name in ("gunicorn.error", "gunicorn.access")
     },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": _log_format,
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": "INFO"},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {
-            "handlers": ["stdout"],
-            "level": "INFO",
-            "propagate": False,
-        },
-    },
-}
+)
 
 
 def _collect_static() -> None:

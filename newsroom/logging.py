@@ -2,8 +2,9 @@
 Structured log lines: one JSON object per line on stdout, for whatever collects
 the container's output (journald, Loki, CloudWatch...).
 
-Used by LOGGING in settings (LOG_FORMAT=json, the default outside DEBUG) and by
-gunicorn.conf.py for gunicorn's own error and access logs.
+`stdout_config` is the one logging configuration: settings.LOGGING (JSON by
+default outside DEBUG) and gunicorn.conf.py (gunicorn's own error and access logs)
+both use it, so every line of a server's output has the same form.
 """
 
 import json
@@ -29,6 +30,28 @@ _ACCESS_FIELDS = {
 }
 # The atoms that are numbers, though gunicorn may give them as text.
 _ACCESS_NUMBERS = {"s", "B", "M"}
+
+
+def stdout_config(log_format: str, level: str, loggers: dict | None = None) -> dict:
+    """A dictConfig that writes every record to stdout, as JSON lines
+    (log_format "json") or plain text ("plain")."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "newsroom.logging.JsonFormatter"},
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": log_format,
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": loggers or {},
+    }
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,6 +15,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from newsroom.logging import stdout_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -511,25 +513,9 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
         f"not {LOG_LEVEL.lower()!r}."
     )
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "newsroom.logging.JsonFormatter"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": LOG_FORMAT,
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+LOGGING = stdout_config(
+    LOG_FORMAT, LOG_LEVEL, {"django.db.backends": {"level": "WARNING"}}
+)
 
 # Newsletter: sign-up limits and the sending engine (see newsletter/README.md).
 NEWSLETTER_FROM_EMAIL = envstr("NEWSLETTER_FROM_EMAIL", DEFAULT_FROM_EMAIL)
