@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
@@ -23,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
+from articles.workflow import editor_addresses
 from comments.models import Comment, FollowUpAddress, ModerationPhrase, ModeratorNotice
 from mailing.messages import ListEmailMessage
 from publicpages.addresses import absolute_url
@@ -344,15 +344,10 @@ def schedule_moderator_notice() -> None:
 
 
 def moderator_addresses() -> list[str]:
+    """COMMENTS_MODERATOR_EMAILS, or else the editors: they moderate comments."""
     if settings.COMMENTS_MODERATOR_EMAILS:
         return list(settings.COMMENTS_MODERATOR_EMAILS)
-    return list(
-        get_user_model()
-        .objects.filter(groups__name="Editors", is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    return editor_addresses()
 
 
 def send_moderator_notice() -> int:
