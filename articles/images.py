@@ -98,11 +98,7 @@ def _open(file) -> Image.Image:
     try:
         image.verify()
     except Exception:
-        raise ValidationError(
-            "The image file is damaged or incomplete. Export it again and upload "
-            "the new file.",
-            code="damaged",
-        ) from None
+        raise _damaged() from None
 
     # verify() leaves the image unusable: open it again to decode the pixels.
     file.seek(0)
@@ -110,12 +106,16 @@ def _open(file) -> Image.Image:
     try:
         image.load()
     except Exception:
-        raise ValidationError(
-            "The image file is damaged or incomplete. Export it again and upload "
-            "the new file.",
-            code="damaged",
-        ) from None
+        raise _damaged() from None
     return image
+
+
+def _damaged() -> ValidationError:
+    return ValidationError(
+        "The image file is damaged or incomplete. Export it again and upload "
+        "the new file.",
+        code="damaged",
+    )
 
 
 def _too_many_pixels(image, limit) -> ValidationError:
