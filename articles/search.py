@@ -7,8 +7,7 @@ with GIN (migration 0005_article_search_vector), ranked by relevance. The trigge
 there parses with SEARCH_CONFIG's configuration: change one, change the other.
 On SQLite: the FTS5 index of migration 0006_sqlite_search_index; every word must
 begin a word of the title, standfirst or body ("harb" finds "harbour"), ranked by
-BM25 with the title weighing most. On any other database: every word must appear
-somewhere in them; articles with more words in the title come first.
+BM25 with the title weighing most. The site runs on no other database (settings).
 """
 
 import re
@@ -17,7 +16,7 @@ import unicodedata
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Subquery, Value, When
+from django.db.models import F, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from articles.models import Article
@@ -68,9 +67,7 @@ def search_articles(query: str, within: QuerySet[Article] | None = None):
         return articles.none()
     if connection.vendor == "postgresql":
         return _postgres_search(articles, query)
-    if connection.vendor == "sqlite":
-        return _sqlite_search(articles, query)
-    return _fallback_search(articles, query)
+    return _sqlite_search(articles, query)
 
 
 class RankedArticles:
@@ -144,22 +141,3 @@ def _sqlite_search(articles, query):
         scored = cursor.fetchall()
     ranked = [pk for pk, _ in sorted(scored, key=lambda row: (row[1], -row[0]))]
     return RankedArticles(ranked, articles)
-
-
-def _fallback_search(articles, query):
-    words = [word for word in query.split(" ") if word][:MAX_WORDS]
-    title_hits = Value(0)
-    for word in words:
-        articles = articles.filter(
-            Q(title__icontains=word)
-            | Q(standfirst__icontains=word)
-            | Q(body__icontains=word)
-        )
-        title_hits = title_hits + Case(
-            When(title__icontains=word, then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    return articles.annotate(title_hits=title_hits).order_by(
-        "-title_hits", "-published_at", "-id"
-    )

@@ -197,7 +197,7 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite by default, anything dj-database-url understands from DATABASE_URL.
+# Database: SQLite by default, or PostgreSQL from DATABASE_URL.
 DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
@@ -220,6 +220,14 @@ else:
             "CONN_HEALTH_CHECKS": True,
         }
     }
+# Search reads an index built for each of these two (articles.search).
+if DATABASES["default"]["ENGINE"] not in {
+    "django.db.backends.postgresql",
+    "django.db.backends.sqlite3",
+}:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name a PostgreSQL or SQLite database."
+    )
 # SQLite gets these however it is named (SQLITE_PATH or DATABASE_URL=sqlite:///).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {

@@ -1,10 +1,11 @@
 """
 The full-text search index, on PostgreSQL only.
 
-A GIN index on exactly the expression articles.search.search_vector() builds, so
-search on PostgreSQL reads the index instead of parsing every body. Other databases
-(SQLite) search with the icontains fallback and get nothing here. Hand-written: the
-expression index depends on the database vendor, which a model Meta cannot say.
+A GIN index on the weighted title, standfirst and body document search matched
+against at the time, so search on PostgreSQL read the index instead of parsing every
+body. 0005_article_search_vector replaced it with a stored column and drops it;
+SQLite gets nothing here (0006_sqlite_search_index). Hand-written: the expression
+index depends on the database vendor, which a model Meta cannot say.
 """
 
 from django.db import migrations

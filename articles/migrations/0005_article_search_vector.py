@@ -12,7 +12,7 @@ Why a trigger and not a GeneratedField (djangoproject.com's docs search, which r
 only on PostgreSQL, uses one): the same models migrate on SQLite, which has no
 to_tsvector, and a generated column would need different SQL per vendor. The column
 is therefore a plain one everywhere and only PostgreSQL gets the trigger and the
-index (always NULL on SQLite, whose search reads the columns). Change the weights or
+index (always NULL on SQLite, whose search has its own index: 0006). Change the weights or
 the configuration in a new migration that replaces the function and sets
 search_vector = NULL to refill every row; the configuration must stay the one
 articles.search.SEARCH_CONFIG queries with. To remove the field, drop the trigger
