@@ -193,7 +193,7 @@ class IssueQuerySet(models.QuerySet):
         return self.on_the_web().exclude(status=Issue.Status.CANCELLED)
 
     def with_progress(self):
-        """Annotate total / sent / failed / in-doubt counts of deliveries."""
+        """Annotate the total, sent and failed counts of deliveries."""
         return self.annotate(
             deliveries_total=Count("deliveries"),
             deliveries_sent=Count(
