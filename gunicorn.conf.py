@@ -41,10 +41,9 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # Longer than nothing, shorter than a load balancer's idle timeout (60 s on most).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Recycle workers now and then so a slow leak cannot grow for ever; the jitter
-# keeps them from all restarting at once. Now and then: a worker serving cached
-# pages answers hundreds of requests a second, and each restart costs the new
-# worker its warm-up (importing the views, filling its in-memory pages); at 2,000,
-# one worker or another restarted every second or two.
+# keeps them from all restarting at once. Only now and then: a worker serving
+# cached fragments answers many requests a second, and each restart costs the new
+# worker its warm-up (importing the views, filling its in-memory fragments).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # Load Django once in the master and fork: faster starts, shared memory.
@@ -68,8 +67,8 @@ class AccessLogger(Logger):
     """gunicorn's logger, with only the access-log atoms our log lines use.
 
     gunicorn's own also makes an atom of every request header, response header
-    and environ variable, for every request: on a page served from cache that
-    was half of what its log line cost."""
+    and environ variable, for every request: on a page rendered from cached
+    fragments that is a large part of what its log line costs."""
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status

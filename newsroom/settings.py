@@ -213,9 +213,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": envstr("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             # Kept open between requests, as on PostgreSQL: opening the file and
-            # running the PRAGMAs below cost about 1 ms a request, a fifth of an
-            # article page rendered from cached fragments, and a new connection
-            # starts with an empty page cache.
+            # running the PRAGMAs below is a visible share of a page rendered from
+            # cached fragments, and a new connection starts with an empty page
+            # cache.
             "CONN_MAX_AGE": envint("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
         }
@@ -268,7 +268,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "newsroom"),
             # A Redis outage slows each request by at most this, instead of hanging
-            # it; the page cache then serves uncached pages.
+            # it; pages are then rendered without cached fragments.
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
