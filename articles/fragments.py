@@ -39,8 +39,8 @@ from django.core.cache.utils import make_template_fragment_key
 from django.utils import timezone
 
 from publicpages.generation import (
+    lifetime_until_next_publication,
     public_pages_generation,
-    seconds_until_next_publication,
     static_files_version,
 )
 
@@ -99,11 +99,10 @@ _recent = RecentFragments(max_bytes=settings.FRAGMENT_CACHE_LOCAL_MB * 2**20)
 def fragment_timeout(generation: int) -> int:
     """FRAGMENT_CACHE_SECONDS, cut short so no fragment outlives the moment the
     next scheduled article goes live."""
-    timeout = settings.FRAGMENT_CACHE_SECONDS
-    until_next = seconds_until_next_publication(generation)
-    if until_next is not None:
-        timeout = min(timeout, max(int(until_next), 1))
-    return timeout
+    # At least a second: Django's caches store nothing for a timeout of 0.
+    return max(
+        lifetime_until_next_publication(settings.FRAGMENT_CACHE_SECONDS, generation), 1
+    )
 
 
 def cached_fragment(name: str, vary_on: Iterable, render: Callable[[], str]) -> str:

@@ -121,6 +121,15 @@ def seconds_until_next_publication(generation: int) -> float | None:
     return due - now if due else None
 
 
+def lifetime_until_next_publication(seconds: int, generation: int) -> int:
+    """`seconds`, cut short so nothing kept that long (a page in a cache, a
+    fragment) outlives the moment the next scheduled article goes live."""
+    until_next = seconds_until_next_publication(generation)
+    if until_next is None:
+        return seconds
+    return min(seconds, max(int(until_next), 0))
+
+
 # Without Redis, each process's generation is its own: an article another
 # worker schedules reaches this one's look-up at most this late.
 NEXT_PUBLICATION_SECONDS = 60

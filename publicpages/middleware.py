@@ -5,8 +5,8 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.utils.cache import patch_cache_control
 
 from publicpages.generation import (
+    lifetime_until_next_publication,
     public_pages_generation,
-    seconds_until_next_publication,
 )
 
 
@@ -74,8 +74,6 @@ def public_lifetimes() -> dict[str, int]:
         "stale_while_revalidate": settings.PAGE_CACHE_STALE_WHILE_REVALIDATE,
     }
     generation = public_pages_generation(max_age=settings.PAGE_CACHE_GENERATION_SECONDS)
-    until_next = seconds_until_next_publication(generation)
-    if until_next is not None:
-        for name in ("max_age", "s_maxage"):
-            lifetimes[name] = min(lifetimes[name], max(int(until_next), 0))
+    for name in ("max_age", "s_maxage"):
+        lifetimes[name] = lifetime_until_next_publication(lifetimes[name], generation)
     return lifetimes
