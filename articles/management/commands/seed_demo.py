@@ -97,7 +97,12 @@ class Command(BaseCommand):
         if obj is None:
             obj = model.objects.create(slug=slug, **fields)
             self._count("created", obj)
-            return obj
+        else:
+            self._update(obj, fields)
+        return obj
+
+    def _update(self, obj, fields):
+        """Write the fields whose stored value differs, and count the outcome."""
         changed = [
             name for name, value in fields.items() if getattr(obj, name) != value
         ]
@@ -108,7 +113,6 @@ class Command(BaseCommand):
             self._count("updated", obj)
         else:
             self.counts["unchanged"] += 1
-        return obj
 
     def _count(self, outcome, obj):
         self.counts[outcome] += 1
@@ -178,18 +182,7 @@ class Command(BaseCommand):
             article.save()
             self._count("created", article)
         else:
-            changed = [
-                name
-                for name, value in fields.items()
-                if getattr(article, name) != value
-            ]
-            if changed:
-                for name in changed:
-                    setattr(article, name, fields[name])
-                article.save(update_fields=changed)
-                self._count("updated", article)
-            else:
-                self.counts["unchanged"] += 1
+            self._update(article, fields)
 
         wanted_authors = [authors[slug] for slug in spec["authors"]]
         stored_authors = [byline.author for byline in article.bylines.all()]
