@@ -156,7 +156,23 @@ def _group_alive(group: int) -> bool:
     return True
 
 
-class Gunicorn:
+class _Server:
+    """A server process used as `with`: up when entered (stopped if it never
+    comes up), stopped on exit."""
+
+    def __enter__(self):
+        try:
+            self.wait_until_up()
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Gunicorn(_Server):
     """gunicorn with gunicorn.conf.py (when there is one) on a free loopback port."""
 
     def __init__(self, env: dict, log_path: Path):
@@ -180,16 +196,8 @@ class Gunicorn:
             start_new_session=True,
         )
 
-    def __enter__(self):
-        try:
-            wait_until_up(self.url + "/", process=self.process)
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    def wait_until_up(self) -> None:
+        wait_until_up(self.url + "/", process=self.process)
 
     def stop(self):
         """Stop the master and every worker. Killing only the master would leave
@@ -264,7 +272,7 @@ def varnishd_path() -> str | None:
     return shutil.which("varnishd") or shutil.which("varnishd", path="/usr/sbin")
 
 
-class Varnish:
+class Varnish(_Server):
     """varnishd in the foreground on a free loopback port with the shipped
     deploy/varnish/newsroom.vcl, in front of the app server at backend_port;
     purges allowed from 127.0.0.1. `port` chooses the port (so the app can be
@@ -290,17 +298,6 @@ class Varnish:
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-
-    def __enter__(self):
-        try:
-            self.wait_until_up()
-        except RuntimeError:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def wait_until_up(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
