@@ -15,7 +15,11 @@ from bleach.linkifier import Linker
 from safetext.validators import strip_xml_illegal
 
 # Bump when the allow-lists change; `manage.py resanitize` re-cleans stored HTML.
-POLICY_VERSION = 1
+POLICY_VERSION = 2
+
+# No images or figures: a body's figures are rows (articles.Figure) that the
+# article page renders from the image library, with renditions and sizes. An
+# <img> pasted into a body would have neither, nor required alt text.
 
 ARTICLE_TAGS = frozenset(
     {
@@ -25,7 +29,6 @@ ARTICLE_TAGS = frozenset(
         "code", "pre", "kbd",
         "a", "abbr", "cite", "q", "blockquote",
         "ul", "ol", "li", "dl", "dt", "dd",
-        "figure", "figcaption", "img",
         "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
     }
 )  # fmt: skip
@@ -33,7 +36,7 @@ ARTICLE_TAGS = frozenset(
 # No data:, javascript:, vbscript: or anything else: bleach drops unknown schemes.
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 
-_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+_URL_ATTRIBUTES = frozenset({"href", "cite"})
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 
 
@@ -63,7 +66,6 @@ ARTICLE_ATTRIBUTES = {
         "a": ["href", "title", "rel"],
         "abbr": ["title"],
         "blockquote": ["cite"],
-        "img": ["src", "alt", "width", "height", "title"],
         "ol": ["start", "reversed"],
         "th": ["scope", "colspan", "rowspan"],
         "td": ["colspan", "rowspan"],

@@ -34,6 +34,20 @@ def test_it_cleans_stored_bodies_and_reports_how_many_changed():
     assert "1 changed" in output
 
 
+def test_it_removes_images_and_figures_stored_in_bodies():
+    article = make_article()
+    _store_raw_body(
+        article,
+        '<p>Text.</p><figure><img src="/media/a.jpg" alt="A">'
+        "<figcaption>Caption.</figcaption></figure>",
+    )
+
+    _run()
+
+    article.refresh_from_db()
+    assert article.body.split() == ["<p>Text.</p>", "Caption."]
+
+
 def test_dry_run_counts_but_writes_nothing():
     article = make_article()
     _store_raw_body(article, "<p onclick='x()'>Hi</p>")

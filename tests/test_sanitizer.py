@@ -141,8 +141,6 @@ KEPT = [
     '<p><a href="/articles/other-story/">relative</a> and <a href="#notes">anchor</a></p>',
     '<p><a href="mailto:desk@example.com">mail</a></p>',
     '<blockquote cite="https://example.org/"><p>Quoted words.</p></blockquote>',
-    '<figure><img src="/media/articles/a.jpg" alt="A market" width="800" '
-    'height="450"><figcaption>The market at dawn.</figcaption></figure>',
     '<table><caption>Results</caption><thead><tr><th scope="col">Party</th>'
     '<th scope="col">Seats</th></tr></thead><tbody><tr><td>A</td><td>12</td>'
     "</tr></tbody></table>",
@@ -154,6 +152,25 @@ KEPT = [
 @pytest.mark.parametrize("markup", KEPT)
 def test_editorial_markup_is_kept_as_written(markup):
     assert clean_article_html(markup) == markup
+
+
+def test_a_pasted_image_or_figure_leaves_only_its_caption_text():
+    # Figures are library photos placed by the admin (articles.Figure), with
+    # renditions, sizes and required alt text; the body holds none.
+    pasted = (
+        '<p>Before.</p><figure><img src="https://elsewhere.example/a.jpg" '
+        'alt="A market"><figcaption>The market at dawn.</figcaption></figure>'
+        '<p>After <img src="/media/photos/b.jpg" alt="">.</p>'
+    )
+
+    cleaned = clean_article_html(pasted)
+
+    assert "<img" not in cleaned
+    assert "<figure" not in cleaned
+    assert "<figcaption" not in cleaned
+    assert " ".join(cleaned.split()) == (
+        "<p>Before.</p> The market at dawn.<p>After .</p>"
+    )
 
 
 def test_empty_body_stays_empty():
