@@ -36,6 +36,7 @@ from articles.models import (
     Category,
     Correction,
     Figure,
+    Photo,
     SlugRedirect,
     User,
     authors_in_byline_order,
@@ -124,6 +125,44 @@ class AuthorAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
 
+def thumbnail(image, renditions, *, alt="", width=240):
+    """A small rendition of a stored image, or a dash."""
+    name = (renditions or {}).get("480") or (image.name if image else "")
+    if not name:
+        return "—"
+    return format_html(
+        '<img src="{}" alt="{}" width="{}">', image.storage.url(name), alt, width
+    )
+
+
+@admin.register(Photo)
+class PhotoAdmin(admin.ModelAdmin):
+    """The photo library. Writers add photos and place any of them in their
+    stories (the figure's search box); editors also correct and delete them. A
+    photo placed in a story cannot be deleted until no story shows it."""
+
+    list_display = ["list_thumbnail", "alt", "credit", "uploaded_by", "uploaded_at"]
+    list_display_links = ["list_thumbnail", "alt"]
+    list_select_related = ["uploaded_by"]
+    search_fields = ["alt", "caption", "credit"]
+    fields = ["image", "preview", "alt", "caption", "credit", "uploaded_by"]
+    readonly_fields = ["preview", "uploaded_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.uploaded_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="image")
+    def list_thumbnail(self, obj):
+        # The alt text is in the next column: the thumbnail is decoration.
+        return thumbnail(obj.image, obj.renditions, width=120)
+
+    @admin.display(description="current image")
+    def preview(self, obj):
+        return thumbnail(obj.image, obj.renditions, alt=obj.alt)
+
+
 @admin.register(SlugRedirect)
 class SlugRedirectAdmin(admin.ModelAdmin):
     list_display = ["old_slug", "article", "created_at"]
@@ -174,13 +213,26 @@ class BylineInline(ArticlePartInline):
 
 
 class FigureInline(ArticlePartInline):
-    """Images inside the body, each placed after a paragraph."""
+    """Photos from the library inside the body, each placed after a paragraph:
+    picked by search, or uploaded to the library with "+"."""
 
     model = Figure
-    fields = ["image", "alt", "caption", "credit", "after_paragraph"]
+    fields = ["photo", "preview", "caption", "after_paragraph"]
+    readonly_fields = ["preview"]
+    autocomplete_fields = ["photo"]
     extra = 0
     verbose_name = "figure in the body"
     verbose_name_plural = "figures in the body"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("photo")
+
+    @admin.display(description="image")
+    def preview(self, figure):
+        if figure.photo_id is None:
+            return "—"
+        photo = figure.photo
+        return thumbnail(photo.image, photo.renditions, alt=photo.alt)
 
 
 class CorrectionInline(admin.StackedInline):
@@ -621,14 +673,7 @@ class ArticleAdmin(VersionAdmin):
 
     @admin.display(description="current image")
     def image_preview(self, obj):
-        name = obj.image_renditions.get("480") or (obj.image.name if obj.image else "")
-        if not name:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="{}" width="240">',
-            obj.image.storage.url(name),
-            obj.image_alt,
-        )
+        return thumbnail(obj.image, obj.image_renditions, alt=obj.image_alt)
 
     # Actions: only for those who may publish (Django hides and refuses them
     # for everyone else, see has_publish_permission).

@@ -14,9 +14,9 @@ class ArticlesConfig(AppConfig):
         from taggit.models import Tag
 
         from articles import checks  # noqa: F401 (registers the system checks)
-        from articles.models import Article, Author, Byline, Category, Figure
+        from articles.models import Article, Author, Byline, Category, Figure, Photo
 
-        for model in (Category, Author, Byline, Figure, Tag):
+        for model in (Category, Author, Byline, Figure, Photo, Tag):
             post_save.connect(_invalidate, sender=model, dispatch_uid=f"pages-{model}")
             post_delete.connect(
                 _invalidate, sender=model, dispatch_uid=f"pages-del-{model}"

@@ -14,7 +14,6 @@ from django.utils.text import Truncator
 from django_prose_editor.fields import ProseEditorField
 from taggit.managers import TaggableManager
 
-from articles import images
 from articles.fields import CleanImageField
 from publicpages.generation import invalidate_public_pages
 from safetext.sanitizer import clean_article_html, strip_all_tags
@@ -107,34 +106,8 @@ class Author(CheckedTextMixin, models.Model):
     def __str__(self):
         return self.name
 
-    def save(self, *args, **kwargs):
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "photo" not in update_fields:
-            return super().save(*args, **kwargs)
-        stored = (
-            Author.objects.filter(pk=self.pk).values_list("photo", flat=True).first()
-            if self.pk
-            else None
-        )
-        super().save(*args, **kwargs)
-        if stored and stored != self.photo.name:
-            # A removed or replaced photo must stop being published; after
-            # commit, so a rolled-back save keeps the file its row points to.
-            self._delete_photo_after_commit(stored)
-
     def get_absolute_url(self):
         return reverse("articles:author", kwargs={"slug": self.slug})
-
-    def delete(self, *args, **kwargs):
-        stored = self.photo.name
-        result = super().delete(*args, **kwargs)
-        if stored:
-            self._delete_photo_after_commit(stored)
-        return result
-
-    def _delete_photo_after_commit(self, name):
-        storage = self.photo.storage
-        transaction.on_commit(lambda: images.delete_files([name], storage=storage))
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -388,11 +361,8 @@ class Article(CheckedTextMixin, models.Model):
             self.submitted_at = timezone.now()
             if touched is not None:
                 touched.add("submitted_at")
-        replaced_files = []
-        if touches("image"):
-            replaced_files = self._stored_image_files()
-            if touched is not None:
-                touched.update({"image_width", "image_height", "image_renditions"})
+        if touches("image") and touched is not None:
+            touched.update({"image_width", "image_height", "image_renditions"})
         if touched is not None:
             kwargs["update_fields"] = touched
 
@@ -412,8 +382,6 @@ class Article(CheckedTextMixin, models.Model):
                 )
             # Back to a former slug of its own: the address is live again.
             SlugRedirect.objects.filter(old_slug=self.slug, article=self).delete()
-        if replaced_files:
-            self._delete_files_after_commit(replaced_files)
         _invalidate_public_pages()
 
     def get_absolute_url(self):
@@ -462,21 +430,7 @@ class Article(CheckedTextMixin, models.Model):
             self.excerpt = make_excerpt(self.body)
 
     def delete(self, *args, **kwargs):
-        files = self._stored_image_files(replacing_only=False)
-        # The body's figures go with the article (a cascade, not their delete()).
-        figure_files = [
-            name
-            for image, renditions in self.figures.values_list("image", "renditions")
-            for name in [image, *renditions.values()]
-        ]
         result = super().delete(*args, **kwargs)
-        if figure_files:
-            storage = Figure._meta.get_field("image").storage
-            transaction.on_commit(
-                lambda: images.delete_files(figure_files, storage=storage)
-            )
-        if files:
-            self._delete_files_after_commit(files, keep_current=False)
         _invalidate_public_pages()
         return result
 
@@ -506,37 +460,6 @@ class Article(CheckedTextMixin, models.Model):
         if user.has_perm("articles.publish_article"):
             return True
         return user.has_perm("articles.view_article") and self.is_owned_by(user)
-
-    def _stored_image_files(self, *, replacing_only=True):
-        """Storage names of the stored image and its renditions. With
-        `replacing_only`, only when another image (or none) replaces them: a new
-        upload, or one already stored by `self.image.save()` in code."""
-        if not self.pk:
-            return []
-        row = (
-            Article.objects.filter(pk=self.pk)
-            .values("image", "image_renditions")
-            .first()
-        )
-        if not row or not row["image"]:
-            return []
-        if replacing_only and row["image"] == self.image.name:
-            return []
-        if Article.objects.filter(image=row["image"]).exclude(pk=self.pk).exists():
-            # A duplicate shares its original's files: they go with the last
-            # article that uses them.
-            return []
-        return [row["image"], *row["image_renditions"].values()]
-
-    def _delete_files_after_commit(self, names, *, keep_current=True):
-        # After commit: a rolled-back save must not lose the files its row
-        # still points to.
-        storage = self.image.storage
-        keep = set()
-        if keep_current:
-            keep = {self.image.name, *self.image_renditions.values()}
-        stale = [name for name in names if name and name not in keep]
-        transaction.on_commit(lambda: images.delete_files(stale, storage=storage))
 
     @property
     def is_published(self):
@@ -593,18 +516,13 @@ class Byline(models.Model):
         return self.author.name
 
 
-class Figure(CheckedTextMixin, models.Model):
-    """An image inside an article's body, placed after one of its paragraphs.
+class Photo(CheckedTextMixin, models.Model):
+    """An image in the newsroom's library, ready to be placed in any article's
+    body as a figure: stored without metadata, with renditions and its size, and
+    described once (alt text, caption, credit)."""
 
-    The body itself never holds figure markup (the sanitiser allows none): the
-    article page puts each figure, rendered from this row, between the body's
-    blocks. Its image goes through the same processing as the featured image."""
-
-    article = models.ForeignKey(
-        Article, on_delete=models.CASCADE, related_name="figures"
-    )
     image = CleanImageField(
-        upload_to="figures/%Y/%m/",
+        upload_to="photos/%Y/%m/",
         size_fields=("width", "height"),
         renditions_field="renditions",
         help_text="JPEG, PNG, WebP or GIF. Location and camera data are removed "
@@ -613,16 +531,16 @@ class Figure(CheckedTextMixin, models.Model):
     alt = models.CharField(
         "alt text",
         max_length=250,
-        help_text="What the image shows, for readers who cannot see it.",
+        help_text="What the image shows, for readers who cannot see it. Also how "
+        "writers find it in the library.",
     )
-    caption = models.CharField(max_length=300, blank=True)
+    caption = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Shown under the image; a figure may give its own instead.",
+    )
     credit = models.CharField(
         max_length=150, blank=True, help_text='e.g. "Photo: Ani Petrosyan"'
-    )
-    after_paragraph = models.PositiveSmallIntegerField(
-        default=1,
-        help_text="Shown after this paragraph (or heading, list, table) of the "
-        "body; 0 puts it before the first. Past the end, it closes the body.",
     )
     width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     height = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -632,6 +550,60 @@ class Figure(CheckedTextMixin, models.Model):
         editable=False,
         help_text="Resized WebP copies of the image, by width.",
     )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="photos_uploaded",
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        get_latest_by = "uploaded_at"
+        verbose_name = "photo"
+        verbose_name_plural = "photo library"
+
+    def __str__(self):
+        return f"{self.alt} ({self.credit})" if self.credit else self.alt
+
+    @property
+    def slug(self):
+        # Stored files are named after it (CleanImageFieldFile); the alt text
+        # is public already, unlike the uploaded file's name.
+        return self.alt
+
+
+class Figure(CheckedTextMixin, models.Model):
+    """A library photo inside an article's body, placed after one of its paragraphs.
+
+    The body itself never holds figure markup (the sanitiser allows none): the
+    article page puts each figure, rendered from this row and its photo, between
+    the body's blocks."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="figures"
+    )
+    photo = models.ForeignKey(
+        Photo,
+        # A photo placed in a story stays in the library while it is there.
+        on_delete=models.PROTECT,
+        related_name="figures",
+        help_text="Type to search the library by alt text, caption or credit; "
+        "+ uploads a new image.",
+    )
+    caption = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Leave blank to show the photo's own caption.",
+    )
+    after_paragraph = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Shown after this paragraph (or heading, list, table) of the "
+        "body; 0 puts it before the first. Past the end, it closes the body.",
+    )
 
     class Meta:
         ordering = ["after_paragraph", "id"]
@@ -639,41 +611,11 @@ class Figure(CheckedTextMixin, models.Model):
         verbose_name_plural = "figures"
 
     def __str__(self):
-        return self.alt
-
-    def save(self, *args, **kwargs):
-        stored = self._stored_files()
-        super().save(*args, **kwargs)
-        current = {self.image.name, *self.renditions.values()}
-        self._delete_files_after_commit([n for n in stored if n not in current])
-
-    def delete(self, *args, **kwargs):
-        stored = self._stored_files()
-        result = super().delete(*args, **kwargs)
-        self._delete_files_after_commit(stored)
-        return result
+        return str(self.photo)
 
     @property
-    def slug(self):
-        # Stored files are named after the article (CleanImageFieldFile).
-        return self.article.slug if self.article_id else ""
-
-    def _stored_files(self):
-        row = (
-            Figure.objects.filter(pk=self.pk).values("image", "renditions").first()
-            if self.pk
-            else None
-        )
-        if not row or not row["image"]:
-            return []
-        return [row["image"], *row["renditions"].values()]
-
-    def _delete_files_after_commit(self, names):
-        # After commit: a rolled-back save must not lose the files its row
-        # still points to. A replaced or removed image stops being published.
-        if names:
-            storage = self.image.storage
-            transaction.on_commit(lambda: images.delete_files(names, storage=storage))
+    def shown_caption(self):
+        return self.caption or self.photo.caption
 
 
 def next_scheduled_publication():

@@ -249,7 +249,7 @@ class StoryParts:
     @cached_property
     def figures(self):
         """The body's figures, in one query."""
-        return list(self.article.figures.all())
+        return list(self.article.figures.select_related("photo"))
 
     @cached_property
     def tags(self):

@@ -112,6 +112,10 @@ def ensure_roles():
         "articles.migrations.0009_editors_view_login_logs"
     )
     login_logs.grant_editors(apps, None)
+    photo_library = importlib.import_module(
+        "articles.migrations.0015_figures_into_the_photo_library"
+    )
+    photo_library.grant_roles(apps, None)
 
 
 def make_staff(username, *group_names, **fields):
@@ -170,11 +174,25 @@ def jpeg_bytes(size=(1600, 900), exif=None):
     return buffer.getvalue()
 
 
-def make_figure(article, **fields):
+def make_photo(**fields):
+    """A photo in the library, stored the way an upload is."""
     from django.core.files.base import ContentFile
 
-    from articles.models import Figure
+    from articles.models import Photo
 
     fields.setdefault("alt", "A crowd in Republic Square")
     fields.setdefault("image", ContentFile(jpeg_bytes(), name="crowd.jpg"))
-    return Figure.objects.create(article=article, **fields)
+    return Photo.objects.create(**fields)
+
+
+def make_figure(article, photo=None, **fields):
+    """A figure in `article`'s body: `photo`, or a new library photo made from
+    the photo fields given (alt, caption, credit, image)."""
+    from articles.models import Figure
+
+    photo_fields = {
+        name: fields.pop(name) for name in ("alt", "credit", "image") if name in fields
+    }
+    if photo is None:
+        photo = make_photo(**photo_fields)
+    return Figure.objects.create(article=article, photo=photo, **fields)

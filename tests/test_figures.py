@@ -1,5 +1,6 @@
-"""Figures inside an article's body: processed like the featured image, placed
-after the paragraph the editor chose, with alt text, caption and credit."""
+"""Figures inside an article's body: photos from the library, processed like the
+featured image, placed after the paragraph the editor chose, with alt text,
+caption and credit; picked from the library or uploaded to it from the article."""
 
 import re
 
@@ -9,12 +10,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from articles.models import Figure
+from articles.models import Figure, Photo
 from tests.factories import (
     jpeg_bytes,
     make_article,
     make_author,
     make_figure,
+    make_photo,
     make_staff,
     no_inline_forms,
 )
@@ -34,22 +36,21 @@ def exif_with_gps():
     return exif
 
 
-def test_a_figure_is_stored_without_metadata_with_renditions_and_size():
+def test_a_library_photo_is_stored_without_metadata_with_renditions_and_size():
     from django.core.files.base import ContentFile
 
-    article = make_article(slug="square-rally")
-    figure = make_figure(
-        article,
+    photo = make_photo(
+        alt="Marchers on Baghramyan Avenue",
         image=ContentFile(jpeg_bytes(exif=exif_with_gps()), name="IMG_0001.jpg"),
     )
 
-    figure.refresh_from_db()
-    assert "square-rally" in figure.image.name
-    assert "IMG_0001" not in figure.image.name
-    assert (figure.width, figure.height) == (1600, 900)
-    with default_storage.open(figure.image.name) as stored:
+    photo.refresh_from_db()
+    assert "marchers-on-baghramyan-avenue" in photo.image.name
+    assert "IMG_0001" not in photo.image.name
+    assert (photo.width, photo.height) == (1600, 900)
+    with default_storage.open(photo.image.name) as stored:
         assert dict(Image.open(stored).getexif()) == {}
-    assert set(figure.renditions) == {"480", "800", "1200"}
+    assert set(photo.renditions) == {"480", "800", "1200"}
 
 
 def test_the_article_page_shows_the_figure_after_the_chosen_paragraph(client):
@@ -104,91 +105,167 @@ def test_figures_go_before_the_body_between_blocks_or_at_its_end(
         assert at < body.index(after)
 
 
-def test_a_figure_needs_alt_text(client):
+def test_a_figure_can_give_its_own_caption(client):
+    photo = make_photo(caption="The library caption.", credit="Photo: Ani")
+    article = make_article(body=BODY)
+    make_figure(article, photo=photo, caption="This story caption.")
+    other = make_article(body=BODY)
+    make_figure(other, photo=photo)
+
+    html = client.get(article.get_absolute_url()).content.decode()
+    other_html = client.get(other.get_absolute_url()).content.decode()
+
+    assert "This story caption. <span" in html
+    assert "The library caption." not in html
+    assert "The library caption. <span" in other_html
+
+
+def test_a_library_photo_needs_alt_text(client):
     editor = make_staff("editor", "Editors")
-    article = make_article(title="Rally", slug="rally", body=BODY)
     client.force_login(editor)
 
     response = client.post(
-        reverse("admin:articles_article_change", args=[article.pk]),
-        {
-            "title": "Rally",
-            "slug": "rally",
-            "body": BODY,
-            "category": article.category_id,
-            "status": "published",
-            "published_at_0": "2026-01-01",
-            "published_at_1": "10:00:00",
-            "comments_enabled": "on",
-            **no_inline_forms(),
-            "figures-TOTAL_FORMS": "1",
-            "figures-0-image": SimpleUploadedFile("crowd.jpg", jpeg_bytes()),
-            "figures-0-alt": "",
-            "figures-0-after_paragraph": "1",
-        },
+        reverse("admin:articles_photo_add"),
+        {"image": SimpleUploadedFile("crowd.jpg", jpeg_bytes()), "alt": ""},
     )
 
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
-    assert not Figure.objects.exists()
+    assert not Photo.objects.exists()
 
 
-def test_a_writer_adds_a_figure_to_their_draft_in_the_admin(client):
+def article_form(article, **figure_fields):
+    """The change form of a draft `article` as a writer posts it, with one new
+    figure."""
+    return {
+        "title": article.title,
+        "slug": article.slug,
+        "body": article.body,
+        "category": article.category_id,
+        "comments_enabled": "on",
+        **no_inline_forms(),
+        "figures-TOTAL_FORMS": "1",
+        **{f"figures-0-{name}": value for name, value in figure_fields.items()},
+    }
+
+
+def test_a_writer_places_a_stored_photo_in_their_draft(client):
     writer = make_staff("writer", "Writers")
-    article = make_article(
-        title="Rally", slug="rally", body=BODY, created_by=writer, status="draft"
-    )
+    photo = make_photo(alt="Marchers", caption="At noon.", credit="Photo: Ani")
+    article = make_article(body=BODY, created_by=writer, status="draft")
     client.force_login(writer)
 
     response = client.post(
         reverse("admin:articles_article_change", args=[article.pk]),
-        {
-            "title": "Rally",
-            "slug": "rally",
-            "body": BODY,
-            "category": article.category_id,
-            "comments_enabled": "on",
-            **no_inline_forms(),
-            "figures-TOTAL_FORMS": "1",
-            "figures-0-image": SimpleUploadedFile("IMG_1.jpg", jpeg_bytes()),
-            "figures-0-alt": "Marchers",
-            "figures-0-caption": "At noon.",
-            "figures-0-credit": "Photo: Ani",
-            "figures-0-after_paragraph": "1",
-        },
+        article_form(article, photo=photo.pk, caption="", after_paragraph="1"),
     )
 
     assert response.status_code == 302
     figure = article.figures.get()
-    assert (figure.alt, figure.caption, figure.credit) == (
-        "Marchers",
-        "At noon.",
-        "Photo: Ani",
+    assert (figure.photo, figure.shown_caption) == (photo, "At noon.")
+    assert Photo.objects.count() == 1
+
+
+def test_a_writer_finds_stored_photos_by_searching(client):
+    writer = make_staff("writer", "Writers")
+    make_photo(alt="Marchers on Baghramyan Avenue")
+    make_photo(alt="Lake Sevan at dusk", credit="Photo: Ani Petrosyan")
+    client.force_login(writer)
+
+    def search(term):
+        response = client.get(
+            reverse("admin:autocomplete"),
+            {
+                "term": term,
+                "app_label": "articles",
+                "model_name": "figure",
+                "field_name": "photo",
+            },
+        )
+        assert response.status_code == 200
+        return [result["text"] for result in response.json()["results"]]
+
+    assert search("sevan") == ["Lake Sevan at dusk (Photo: Ani Petrosyan)"]
+    assert search("petrosyan") == ["Lake Sevan at dusk (Photo: Ani Petrosyan)"]
+    assert len(search("")) == 2
+
+
+def test_a_writer_uploads_to_the_library_but_only_editors_change_it(client):
+    writer = make_staff("writer", "Writers")
+    editor = make_staff("editor", "Editors")
+    client.force_login(writer)
+
+    response = client.post(
+        reverse("admin:articles_photo_add"),
+        {
+            "image": SimpleUploadedFile("IMG_1.jpg", jpeg_bytes()),
+            "alt": "Marchers",
+            "credit": "Photo: Ani",
+        },
     )
-    assert figure.renditions
+
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    assert (photo.uploaded_by, photo.credit) == (writer, "Photo: Ani")
+    assert photo.renditions
+    change = reverse("admin:articles_photo_change", args=[photo.pk])
+    delete = reverse("admin:articles_photo_delete", args=[photo.pk])
+    assert client.post(change, {"alt": "Changed"}).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    client.force_login(editor)
+    assert client.post(change, {"alt": "Marchers with flags"}).status_code == 302
+    photo.refresh_from_db()
+    assert photo.alt == "Marchers with flags"
 
 
-def test_deleting_a_figure_removes_its_files(django_capture_on_commit_callbacks):
+def test_a_photo_shown_in_a_story_cannot_be_deleted():
+    from django.db.models import ProtectedError
+
     figure = make_figure(make_article())
-    files = [figure.image.name, *figure.renditions.values()]
 
-    with django_capture_on_commit_callbacks(execute=True):
-        figure.delete()
-
-    assert not any(default_storage.exists(name) for name in files)
+    with pytest.raises(ProtectedError):
+        figure.photo.delete()
 
 
-def test_deleting_an_article_removes_its_figures_files(
+def test_removing_a_figure_keeps_the_photo_in_the_library(
     django_capture_on_commit_callbacks,
 ):
     article = make_article()
-    figure = make_figure(article)
-    files = [figure.image.name, *figure.renditions.values()]
+    photo = make_figure(article).photo
 
     with django_capture_on_commit_callbacks(execute=True):
         article.delete()
 
+    assert Photo.objects.filter(pk=photo.pk).exists()
+    assert default_storage.exists(photo.image.name)
+
+
+def test_deleting_a_library_photo_removes_its_files(
+    django_capture_on_commit_callbacks,
+):
+    photo = make_photo()
+    files = [photo.image.name, *photo.renditions.values()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        photo.delete()
+
     assert not any(default_storage.exists(name) for name in files)
+
+
+def test_replacing_a_library_photo_removes_the_old_files(
+    django_capture_on_commit_callbacks,
+):
+    from django.core.files.base import ContentFile
+
+    photo = make_photo()
+    old_files = [photo.image.name, *photo.renditions.values()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        photo.image = ContentFile(jpeg_bytes(size=(900, 600)), name="new.jpg")
+        photo.save()
+
+    assert not any(default_storage.exists(name) for name in old_files)
+    assert default_storage.exists(photo.image.name)
 
 
 def test_a_page_with_three_bylines_and_three_figures_stays_within_budget(
@@ -228,3 +305,49 @@ def test_figures_after_the_same_paragraph_keep_the_order_they_were_added(client)
     )
     assert html.index('alt="First added"') < html.index('alt="Second added"')
     assert html.index('alt="Second added"') < html.index("A heading</h2>")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_each_figure_into_the_library():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("articles", "0013_article_figures")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_apps = executor.loader.project_state(before).apps
+        category = old_apps.get_model("articles", "Category").objects.create(
+            name="News", slug="news"
+        )
+        article = old_apps.get_model("articles", "Article").objects.create(
+            title="Rally", slug="rally", category=category
+        )
+        old_apps.get_model("articles", "Figure").objects.create(
+            article=article,
+            image="figures/2026/12/rally-0123456789abcdef.jpg",
+            alt="Marchers",
+            caption="At noon.",
+            credit="Photo: Ani",
+            after_paragraph=2,
+            width=1600,
+            height=900,
+            renditions={"480": "figures/2026/12/r/rally-0123456789abcdef-480.webp"},
+        )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    figure = Figure.objects.select_related("photo").get()
+    photo = figure.photo
+    assert photo.image.name == "figures/2026/12/rally-0123456789abcdef.jpg"
+    assert (photo.alt, photo.caption, photo.credit) == (
+        "Marchers",
+        "At noon.",
+        "Photo: Ani",
+    )
+    assert (photo.width, photo.height) == (1600, 900)
+    assert photo.renditions == {
+        "480": "figures/2026/12/r/rally-0123456789abcdef-480.webp"
+    }
+    assert (figure.after_paragraph, figure.shown_caption) == (2, "At noon.")

@@ -670,3 +670,40 @@ def test_deleting_an_author_removes_their_photo(django_capture_on_commit_callbac
         author.delete()
 
     assert not default_storage.exists(name)
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_replacement_keeps_the_files_the_row_points_to(
+    django_capture_on_commit_callbacks,
+):
+    from django.db import transaction
+
+    author = make_author(photo=ContentFile(image_bytes(), name="kept.jpg"))
+    kept = author.photo.name
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        transaction.atomic(),
+    ):
+        author.photo = None
+        author.save()
+        transaction.set_rollback(True)
+
+    assert callbacks == []
+    assert default_storage.exists(kept)
+
+
+@pytest.mark.django_db
+def test_rows_deleted_in_bulk_take_their_files_with_them(
+    django_capture_on_commit_callbacks,
+):
+    from articles.models import Photo
+    from tests.factories import make_photo
+
+    photos = [make_photo(alt=f"Photo {n}") for n in range(2)]
+    files = [name for p in photos for name in [p.image.name, *p.renditions.values()]]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Photo.objects.all().delete()
+
+    assert not any(default_storage.exists(name) for name in files)

@@ -93,11 +93,13 @@ def article_image(article, sizes="100vw", lazy=True, css_class="", decorative=Fa
 
 @register.inclusion_tag("includes/body_figure.html")
 def body_figure(figure):
-    """A figure of the body: its image with renditions, width and height, and
-    its caption and credit."""
+    """A figure of the body: its library photo with renditions, width and
+    height, alt text and credit, and its caption (or the photo's)."""
+    photo = figure.photo
     return {
-        "figure": figure,
-        "image": _sources(figure.image, figure.width, figure.height, figure.renditions),
+        "photo": photo,
+        "caption": figure.shown_caption,
+        "image": _sources(photo.image, photo.width, photo.height, photo.renditions),
     }
 
 

@@ -18,7 +18,6 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from articles import images
 from articles.models import Article, Author
 
 # What articles.images.stored_filename makes: a slug, a 16-digit hash, our format.
@@ -64,15 +63,9 @@ class Command(BaseCommand):
 
     def _reprocess(self, obj, field):
         file = getattr(obj, field)
-        old_files = [file.name, *getattr(obj, "image_renditions", {}).values()]
         with file.open("rb") as stored:
             data = stored.read()
-        storage = file.storage
         with transaction.atomic():
             file.save(posixpath.basename(file.name), ContentFile(data), save=False)
-            # Article.save() also removes the replaced files after commit; an
-            # Author has no such rule, so this does it for both.
+            # The field deletes the replaced files once this commits.
             obj.save()
-            new_files = {file.name, *getattr(obj, "image_renditions", {}).values()}
-            stale = [name for name in old_files if name not in new_files]
-            transaction.on_commit(lambda: images.delete_files(stale, storage=storage))
