@@ -122,11 +122,13 @@ class SinkProcess:
             self.port = sock.getsockname()[1]
         self.status_path = Path(workdir) / f"sink-{self.port}.json"
         self.recipients_path = Path(workdir) / f"sink-{self.port}.rcpt"
-        command = [sys.executable, __file__, "--port", str(self.port)]
-        command += ["--status", str(self.status_path), "--delay-ms", str(delay_ms)]
+        self.command = [sys.executable, __file__, "--port", str(self.port)]
+        self.command += ["--status", str(self.status_path), "--delay-ms", str(delay_ms)]
         if record:
-            command += ["--recipients", str(self.recipients_path)]
-        self.process = subprocess.Popen(command)
+            self.command += ["--recipients", str(self.recipients_path)]
+        # Messages received by earlier processes of this sink (crash()).
+        self.earlier = 0
+        self.process = subprocess.Popen(self.command)
 
     def __enter__(self):
         deadline = time.monotonic() + 20
@@ -140,11 +142,28 @@ class SinkProcess:
     def __exit__(self, *exc):
         self.stop()
 
+    def crash(self) -> None:
+        """SIGKILL the sink, as a mail server that dies: connections drop, even
+        in the middle of a message. Needs record=True: once it is started again
+        its counts carry on from the recipients file (one recipient a message)."""
+        self.process.kill()
+        self.process.wait()
+        self.earlier = sum(self.recipients().values())
+        self.status_path.unlink(missing_ok=True)
+
+    def start_again(self) -> None:
+        """A new sink process on the same port, after crash()."""
+        self.process = subprocess.Popen(self.command)
+        self.__enter__()
+
     def status(self) -> dict:
         try:
-            return json.loads(self.status_path.read_text())
+            status = json.loads(self.status_path.read_text())
         except (OSError, ValueError):
-            return {"messages": 0, "recipients": 0, "first": None, "last": None}
+            status = {"messages": 0, "recipients": 0, "first": None, "last": None}
+        status["messages"] += self.earlier
+        status["recipients"] += self.earlier
+        return status
 
     def wait_for(self, messages: int, timeout: float, poll: float = 0.1) -> bool:
         """True once `messages` have arrived, False if `timeout` passed first."""

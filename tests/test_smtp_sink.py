@@ -81,3 +81,19 @@ def test_the_delay_holds_each_messages_reply(tmp_path):
         waited = time.monotonic() - started
     # The feature under test is the delay itself: a floor, not a speed budget.
     assert waited >= 0.3
+
+
+def test_a_crashed_sink_starts_again_on_its_port_and_keeps_counting(sink):
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as smtp:
+        smtp.sendmail("news@example.org", ["a@example.org"], DOTTED)
+    settled(sink, messages=1)
+
+    sink.crash()
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
+    sink.start_again()
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as smtp:
+        smtp.sendmail("news@example.org", ["b@example.org"], DOTTED)
+
+    assert settled(sink, messages=2)["messages"] == 2
+    assert sink.recipients() == {"a@example.org": 1, "b@example.org": 1}
