@@ -9,9 +9,11 @@ Four runs, side by side in one process:
    sink over one connection. The ceiling of what the sink accepts.
 2. one worker: the real send. Its budget is >= 0.8 of the smtplib rate.
 3. two workers: reported, no budget.
-4. two workers, one SIGKILLed a third of the way in and replaced, with
-   `send_issue --due` run every few seconds as cron would: the whole send, to
-   the end, checked at the sink for lost and doubled emails.
+4. two workers, one SIGKILLed and replaced --kills times spread over the send,
+   and the sink SIGKILLed half-way and started again on its port
+   --sink-outage seconds later, with `send_issue --due` run every few seconds
+   as cron would (for the killed workers' rows): the whole send, to the end,
+   checked at the sink for lost and doubled emails.
 
 run.py calls measure(), which runs this file in a process of its own (its Django is
 configured for the newsletter's database, not the page benchmark's).
@@ -79,6 +81,14 @@ def measure(args, size, workdir: Path, notes: list) -> list[dict]:
         str(workdir / "newsletter.json"),
         "--seconds",
         str(args.newsletter_seconds),
+        "--kills",
+        str(args.kills),
+        "--sink-outage",
+        str(args.sink_outage),
+        # The quick run's batches are small enough for cron to take back a
+        # killed worker's rows soon.
+        "--stale-claim-after",
+        "5" if args.quick else "60",
     ]
     if args.database_url == url:
         command.append("--reuse")
@@ -230,10 +240,29 @@ def run_smtplib(window: float, workdir: Path) -> dict:
     }
 
 
-def run_killed(env: dict, workdir: Path, timeout: float) -> dict:
-    """Two workers; one is SIGKILLed a third of the way in and replaced, and
-    `send_issue --due` runs every few seconds, as cron would. The whole send,
-    then the sink's record: who got the issue, and how often."""
+def _kill_events(recipients: int, kills: int, outage: float) -> list[tuple[int, str]]:
+    """When to act, as emails received: the kills spread evenly over the send,
+    the mail server's outage half-way."""
+    events = [(recipients * n // (kills + 1), "kill") for n in range(1, kills + 1)]
+    if outage:
+        events.append((recipients // 2, "outage"))
+    return sorted(events)
+
+
+def run_killed(
+    env: dict,
+    workdir: Path,
+    timeout: float,
+    *,
+    kills: int = 1,
+    outage: float = 0,
+    stale_after: float = 60,
+) -> dict:
+    """Two workers; `kills` times the oldest is SIGKILLed and replaced, and once
+    the sink is SIGKILLed and started again on its port `outage` seconds later.
+    `send_issue --due` runs every few seconds, as cron would, for the killed
+    workers' rows. The whole send, then the sink's record: who got the issue,
+    and how often."""
     from django.conf import settings
     from django.db import connections
 
@@ -255,27 +284,48 @@ def run_killed(env: dict, workdir: Path, timeout: float) -> dict:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(sink.port),
             "EMAIL_USE_TLS": "0",
-            # A batch takes well under this: older claims are a dead worker's.
-            "NEWSLETTER_STALE_CLAIM_AFTER": "5",
+            # Longer than a batch takes, so only a dead worker's rows are taken
+            # back; cron runs a few times within it.
+            "NEWSLETTER_STALE_CLAIM_AFTER": str(round(stale_after)),
         }
+        cron_every = max(3, stale_after / 4)
+        events = _kill_events(recipients, kills, outage)
         started = time.monotonic()
-        processes = [_start_worker(worker_env) for _ in range(2)]
-        sink.wait_for(recipients // 3, timeout=timeout)
-        processes[0].send_signal(signal.SIGKILL)
-        processes[0].wait()
-        processes.append(_start_worker(worker_env))
-        deadline = started + timeout
-        while time.monotonic() < deadline:
-            time.sleep(3)
-            manage(worker_env, "send_issue", "--due")
+        workers = [_start_worker(worker_env) for _ in range(2)]
+        everyone_started = list(workers)
+        peaks, cpu = {}, {}
+        server_back = None
+        next_cron = started + cron_every
+        while time.monotonic() < started + timeout:
+            for process in workers:
+                peaks[process.pid] = max(
+                    peaks.get(process.pid, 0.0), _rss_mb(process.pid)[1]
+                )
+                cpu[process.pid] = _cpu_seconds(process.pid) or cpu.get(process.pid, 0)
+            if events and sink.status()["messages"] >= events[0][0]:
+                if events.pop(0)[1] == "kill":
+                    workers[0].send_signal(signal.SIGKILL)
+                    workers[0].wait()
+                    workers = workers[1:] + [_start_worker(worker_env)]
+                    everyone_started.append(workers[-1])
+                else:
+                    sink.crash()
+                    time.sleep(outage)
+                    sink.start_again()
+                    server_back = time.time()
+                continue
+            if time.monotonic() >= next_cron:
+                manage(worker_env, "send_issue", "--due")
+                next_cron = time.monotonic() + cron_every
             left = Delivery.objects.filter(issue=issue, status__in=unfinished).count()
             connections.close_all()
             if not left:
                 break
+            time.sleep(1)
         seconds = time.monotonic() - started
-        for process in processes[1:]:
+        for process in workers:
             process.send_signal(signal.SIGTERM)
-        for process in processes[1:]:
+        for process in workers:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -283,6 +333,7 @@ def run_killed(env: dict, workdir: Path, timeout: float) -> dict:
         sent = Delivery.objects.filter(issue=issue, status=Delivery.Status.SENT)
         sink.wait_for(sent.count(), timeout=5)
         received = sink.recipients()
+        first_after_outage = sink.status()["first"]
     everyone = set(
         Delivery.objects.filter(issue=issue).values_list("subscriber__email", flat=True)
     )
@@ -292,20 +343,38 @@ def run_killed(env: dict, workdir: Path, timeout: float) -> dict:
         ).values_list("subscriber__email", flat=True)
     )
     counts = issue.progress()
+    emails = sum(received.values())
     return {
-        "run": "2 workers, one killed",
+        "run": f"2 workers, {kills} killed, mail server down {outage:g} s",
         "workers": 2,
-        "killed": 1,
+        "killed": kills,
+        "sink_outage_seconds": outage,
+        # From the server's return to the first message it got: the send
+        # resuming by itself (NEWSLETTER_SERVER_RETRY_AFTER), or cron's doing.
+        "resumed_after_seconds": (
+            round(first_after_outage - server_back, 1)
+            if server_back and first_after_outage
+            else None
+        ),
         "recipients": recipients,
-        "emails": sum(received.values()),
+        "emails": emails,
         "marked_sent": counts["sent"],
         "unfinished": sum(counts[status] for status in unfinished),
         "seconds": round(seconds, 1),
+        "emails_per_second": round(emails / seconds, 1),
         "duplicates": sum(times - 1 for times in received.values() if times > 1),
         "lost": len(everyone - set(received) - in_doubt),
         "in_doubt": len(in_doubt),
-        "in_doubt_bound": max(1, settings.NEWSLETTER_SENDING_SLICE),
+        # The documented bound: one slice per killed worker, and the message
+        # each live worker was handing over when the server died.
+        "in_doubt_bound": kills * max(1, settings.NEWSLETTER_SENDING_SLICE)
+        + (2 if outage else 0),
         "strangers": len(set(received) - everyone),
+        "peak_rss_mb_per_worker": [
+            round(peaks.get(process.pid, 0.0), 1) for process in everyone_started
+        ],
+        "peak_rss_mb": round(max(peaks.values()), 1),
+        "worker_cpu_ms_per_email": round(sum(cpu.values()) / max(emails, 1) * 1000, 2),
     }
 
 
@@ -421,6 +490,25 @@ def main() -> None:
         default=900,
         help="give up on the send with a killed worker after this long (default 900)",
     )
+    parser.add_argument(
+        "--kills",
+        type=int,
+        default=1,
+        help="SIGKILL a worker this many times during the last send (default 1)",
+    )
+    parser.add_argument(
+        "--sink-outage",
+        type=float,
+        default=0,
+        help="seconds the mail server is down half-way through the last send "
+        "(default 0: never)",
+    )
+    parser.add_argument(
+        "--stale-claim-after",
+        type=float,
+        default=60,
+        help="NEWSLETTER_STALE_CLAIM_AFTER for the last send (default 60)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -470,12 +558,23 @@ def main() -> None:
                 "emails); the rest were left pending"
             )
         rows.append(row)
-    killed = run_killed(env, workdir, args.kill_timeout)
+    killed = run_killed(
+        env,
+        workdir,
+        args.kill_timeout,
+        kills=args.kills,
+        outage=args.sink_outage,
+        stale_after=args.stale_claim_after,
+    )
     print(
-        f"  2 workers, one killed: {killed['emails']:,} emails for "
-        f"{killed['recipients']:,} recipients in {killed['seconds']} s, "
-        f"{killed['duplicates']} doubled, {killed['lost']} lost, "
-        f"{killed['in_doubt']} in doubt, {killed['unfinished']} unfinished",
+        f"  {killed['run']}: {killed['emails']:,} emails for "
+        f"{killed['recipients']:,} recipients in {killed['seconds']} s "
+        f"({killed['emails_per_second']}/s), {killed['duplicates']} doubled, "
+        f"{killed['lost']} lost, {killed['in_doubt']} in doubt (bound "
+        f"{killed['in_doubt_bound']}), {killed['unfinished']} unfinished, "
+        f"resumed {killed['resumed_after_seconds']} s after the outage; peak "
+        f"RSS per worker {killed['peak_rss_mb_per_worker']} MB, CPU per email "
+        f"{killed['worker_cpu_ms_per_email']} ms",
         flush=True,
     )
     rows.append(killed)

@@ -168,7 +168,10 @@ def test_the_report_prints_every_page_and_every_budget():
 
 
 SHARE_OF_SMTPLIB = "newsletter, 1 worker >= 0.8 x a bare smtplib loop to the same sink"
-KILLED = "newsletter, a worker killed mid-send: none lost, none doubled"
+KILLED = (
+    "newsletter, workers killed and the mail server down mid-send: none lost, "
+    "none doubled, in doubt within the bound"
+)
 
 
 def test_one_worker_is_judged_against_smtplib_to_the_same_sink():
@@ -184,14 +187,15 @@ def test_one_worker_is_judged_against_smtplib_to_the_same_sink():
 
 def _killed_row(**counts):
     return {
-        "run": "2 workers, one killed",
+        "run": "2 workers, 1 killed, mail server down 0 s",
         "workers": 2,
         "killed": 1,
+        "sink_outage_seconds": 0,
         "recipients": 2000,
         "emails": 2000,
         "marked_sent": 1999,
-        "in_doubt": 1,
-        **{"duplicates": 0, "lost": 0, "unfinished": 0, **counts},
+        "in_doubt_bound": 5,
+        **{"duplicates": 0, "lost": 0, "unfinished": 0, "in_doubt": 1, **counts},
     }
 
 
@@ -203,8 +207,17 @@ def test_a_killed_worker_that_loses_or_doubles_an_email_fails_the_run():
 
     results.newsletter = [_killed_row(duplicates=2, lost=1)]
     assert failures(results) == [
-        "newsletter, 2 workers, one killed: 2 emails doubled, 1 lost, 0 never finished"
+        "newsletter, 2 workers, 1 killed, mail server down 0 s: 2 emails doubled, "
+        "1 lost, 0 never finished, 1 in doubt (bound 5)"
     ]
+    assert {label: v for label, _, v in budgets(results)}[KILLED] == "missed"
+
+
+def test_more_in_doubt_than_the_documented_bound_fails_the_run():
+    results = _results()
+    results.newsletter = [_killed_row(in_doubt=6)]
+
+    assert len(failures(results)) == 1
     assert {label: v for label, _, v in budgets(results)}[KILLED] == "missed"
 
 
