@@ -493,15 +493,15 @@ def main() -> None:
     parser.add_argument(
         "--kills",
         type=int,
-        default=1,
-        help="SIGKILL a worker this many times during the last send (default 1)",
+        default=4,
+        help="SIGKILL a worker this many times during the last send (default 4)",
     )
     parser.add_argument(
         "--sink-outage",
         type=float,
-        default=0,
+        default=20,
         help="seconds the mail server is down half-way through the last send "
-        "(default 0: never)",
+        "(default 20; 0: never)",
     )
     parser.add_argument(
         "--stale-claim-after",
