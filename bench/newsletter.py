@@ -566,13 +566,15 @@ def main() -> None:
         outage=args.sink_outage,
         stale_after=args.stale_claim_after,
     )
+    resumed = killed["resumed_after_seconds"]
     print(
         f"  {killed['run']}: {killed['emails']:,} emails for "
         f"{killed['recipients']:,} recipients in {killed['seconds']} s "
         f"({killed['emails_per_second']}/s), {killed['duplicates']} doubled, "
         f"{killed['lost']} lost, {killed['in_doubt']} in doubt (bound "
-        f"{killed['in_doubt_bound']}), {killed['unfinished']} unfinished, "
-        f"resumed {killed['resumed_after_seconds']} s after the outage; peak "
+        f"{killed['in_doubt_bound']}), {killed['unfinished']} unfinished"
+        + (f", resumed {resumed} s after the outage" if resumed is not None else "")
+        + f"; peak "
         f"RSS per worker {killed['peak_rss_mb_per_worker']} MB, CPU per email "
         f"{killed['worker_cpu_ms_per_email']} ms",
         flush=True,
