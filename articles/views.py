@@ -231,8 +231,8 @@ def _moved_article_slug(request, old_slug):
 
 class StoryParts:
     """What the article page shows around the article itself, each loaded on first
-    use: where the page's cached fragments (articles/fragments.py) hold them
-    already, their queries never run."""
+    use: where the page's cached fragments ({% cache %}) hold them already, their
+    queries never run."""
 
     def __init__(self, article):
         self.article = article

@@ -192,6 +192,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "articles.context_processors.site",
+                "publicpages.context_processors.fragment_cache",
             ],
         },
     },
@@ -281,6 +282,17 @@ else:
         }
     }
 
+# Django's {% cache %} tag keeps the parts of public pages that are the same for every
+# reader here (publicpages/context_processors.py): in each process's memory, so a
+# page rendered from them asks Redis for the generation alone, and still renders
+# when Redis is down. Keyed on the generation, so a change in any process misses
+# them everywhere.
+CACHES["template_fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "template-fragments",
+    "OPTIONS": {"MAX_ENTRIES": envint("FRAGMENT_CACHE_ENTRIES", 2000)},
+}
+
 # The shared HTTP caches in front of the app servers (Varnish, nginx, a CDN), as
 # comma-separated URLs: each gets an HTTP BAN when anything readers see changes
 # (publicpages/purge.py; deploy/varnish/newsroom.vcl answers it). Empty: no
@@ -303,15 +315,13 @@ PAGE_CACHE_GENERATION_SECONDS = envint(
 )
 # When the next scheduled article goes live: no copy of a public page outlives it.
 PUBLIC_PAGES_NEXT_PUBLICATION = "articles.models.next_scheduled_publication"
-# Seconds a cached fragment (articles/fragments.py: a part of a page that is the
-# same for every reader) may be reused within one generation; 0 renders them every
-# time. Off without Redis: each process's own cache would not see another's
-# invalidations.
+# Seconds a cached fragment (a part of a page that is the same for every reader,
+# kept by {% cache %}) may be reused within one generation; 0 renders them every
+# time. Off without Redis: the generation would be each process's own, and would
+# not see another's changes.
 FRAGMENT_CACHE_SECONDS = envint(
     "FRAGMENT_CACHE_SECONDS", 300 if REDIS_URL and not DEBUG else 0
 )
-# Megabytes of the fragments it used lately that each process keeps in memory.
-FRAGMENT_CACHE_LOCAL_MB = envint("FRAGMENT_CACHE_LOCAL_MB", 16)
 # Cache-Control on public pages, read without a cookie of the reader's own
 # (publicpages.middleware.PublicCacheControlMiddleware). Browsers: 0, they ask again
 # every time (a 304 when nothing changed), so a reader who just commented sees

@@ -18,7 +18,8 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "newsroom-tests",
-    }
+    },
+    "template_fragments": CACHES["template_fragments"],  # noqa: F405
 }
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 MEDIA_ROOT = tempfile.mkdtemp(prefix="newsroom-test-media-")

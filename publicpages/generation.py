@@ -2,12 +2,12 @@
 What readers see changes: the generation number of the public pages, and how long
 a copy of a page may be kept.
 
-Cached fragments (articles/fragments.py) are keyed on a site-wide generation
-number; anything that changes what readers see (an article published or edited,
-a comment approved) calls `invalidate_public_pages()`, which bumps the number so
-every old fragment is missed at once, and purges the shared HTTP caches in front
-of the site (FRONTEND_CACHE_URLS). The cache is Redis when REDIS_URL is set, so a
-bump on one app server is seen by all of them.
+Cached fragments ({% cache %}, timed and keyed by publicpages/context_processors.py)
+carry a site-wide generation number; anything that changes what readers see (an
+article published or edited, a comment approved) calls `invalidate_public_pages()`,
+which bumps the number so every old fragment is missed at once, and purges the
+shared HTTP caches in front of the site (FRONTEND_CACHE_URLS). The number is kept
+in Redis when REDIS_URL is set, so a bump on one app server is seen by all of them.
 
 Each process reuses the generation it last read for PAGE_CACHE_GENERATION_SECONDS
 instead of asking Redis on every request. A change made in this process is seen

@@ -63,9 +63,10 @@ def _fast_tests_start_no_process(request, monkeypatch):
 def _empty_cache():
     """Every test starts with an empty cache, so rate limits, cached choices and
     query budgets never depend on the tests that happened to run before it."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
 
 
 @pytest.fixture(scope="session")

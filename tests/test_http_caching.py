@@ -8,13 +8,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import fragments
-from articles.fragments import RecentFragments
 from articles.models import Article, Correction
 from comments import services as comment_services
 from comments.models import Comment
@@ -44,10 +42,8 @@ def article():
 
 
 @pytest.fixture
-def fragment_cache(settings, monkeypatch):
+def fragment_cache(settings):
     settings.FRAGMENT_CACHE_SECONDS = 300
-    cache.clear()
-    monkeypatch.setattr(fragments, "_recent", RecentFragments(max_bytes=2**20))
 
 
 def public_addresses(article) -> list[str]:
@@ -119,7 +115,7 @@ def test_every_worker_sends_the_same_bytes_and_etag(article, fragment_cache):
     # and no fragments of its own.
     cache.clear()
     cache_module._last_seen = (0, 0.0)
-    fragments._recent = RecentFragments(max_bytes=2**20)
+    caches["template_fragments"].clear()
     second = Client().get(article.get_absolute_url(), headers=GZIP)
 
     assert first["ETag"] == second["ETag"]

@@ -62,7 +62,8 @@ def redis_settings(settings, prefix):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": prefix,
-        }
+        },
+        "template_fragments": settings.CACHES["template_fragments"],
     }
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     return settings
@@ -130,16 +131,42 @@ def test_a_session_is_read_back_from_redis_without_a_query(
 
 
 @pytest.mark.django_db
-def test_fragments_are_cached_in_redis(redis_settings, django_assert_max_num_queries):
+def test_a_second_view_renders_from_fragments(
+    redis_settings, django_assert_max_num_queries
+):
     redis_settings.FRAGMENT_CACHE_SECONDS = 300
     article = make_article(title="Orchard growers form a cooperative")
     Client().get(article.get_absolute_url())
 
-    # The article itself; the story, menu and comments come from Redis.
+    # The article itself; the story, menu and comments are fragments of the
+    # generation read from Redis.
     with django_assert_max_num_queries(2):
         response = Client().get(article.get_absolute_url())
 
     assert "Orchard growers form a cooperative" in response.text
+
+
+@pytest.mark.django_db
+def test_pages_render_while_redis_is_down(redis_settings):
+    redis_settings.FRAGMENT_CACHE_SECONDS = 300
+    article = make_article(title="Orchard growers form a cooperative")
+    Client().get(article.get_absolute_url())
+    Article.objects.filter(pk=article.pk).update(title="Orchard growers vote")
+    redis_settings.CACHES = {
+        **redis_settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Nothing listens there.
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        },
+    }
+    page_cache._last_seen = (0, 0.0)
+
+    response = Client().get(article.get_absolute_url())
+
+    assert response.status_code == 200
+    assert '<h1 class="story-title">Orchard growers vote</h1>' in response.text
 
 
 @pytest.mark.django_db

@@ -1,5 +1,5 @@
 """Template tags for the reader site: responsive images, the section menu,
-canonical URLs, the JSON-LD of an article and cached fragments."""
+canonical URLs and the JSON-LD of an article."""
 
 import json
 import re
@@ -7,13 +7,14 @@ from html.parser import HTMLParser
 
 from django import template
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.utils import make_template_fragment_key
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from articles.fragments import cached_fragment
 from articles.images import rendition_size
 from articles.models import Article, Category
 from publicpages.addresses import absolute_url
@@ -181,19 +182,17 @@ def story_body(article, figures=()):
     return mark_safe(with_figures(body, figures))
 
 
-def section_links() -> list[tuple[str, str]]:
-    """(name, address) of every section, in menu order; cached per generation."""
-    text = cached_fragment(
-        "section-links",
-        [],
-        lambda: json.dumps(
-            [
-                (category.name, category.get_absolute_url())
-                for category in Category.objects.only("name", "slug")
-            ]
-        ),
+def section_links(fragment_cache) -> list[tuple[str, str]]:
+    """(name, address) of every section, in menu order; kept with the page's
+    fragments (publicpages.context_processors.FragmentCache)."""
+    return caches["template_fragments"].get_or_set(
+        make_template_fragment_key("section-links", [fragment_cache.version]),
+        lambda: [
+            (category.name, category.get_absolute_url())
+            for category in Category.objects.only("name", "slug")
+        ],
+        fragment_cache.timeout,
     )
-    return json.loads(text)
 
 
 @register.inclusion_tag("includes/section_nav.html", takes_context=True)
@@ -203,9 +202,10 @@ def section_nav(context):
     made-up addresses stores nothing new)."""
     request = context.get("request")
     path = request.path if request else ""
-    links = section_links()
+    fragment_cache = context["fragment_cache"]
+    links = section_links(fragment_cache)
     current = path if path == "/" or any(url == path for _, url in links) else ""
-    return {"links": links, "current_path": current}
+    return {"links": links, "current_path": current, "fragment_cache": fragment_cache}
 
 
 @register.simple_tag(takes_context=True)
@@ -290,54 +290,24 @@ def article_structured_data(article: Article, authors, corrections=()) -> dict:
     return {key: value for key, value in data.items() if value not in (None, "", [])}
 
 
-@register.simple_tag
-def article_json_ld(article, parts):
-    """The article's JSON-LD; `parts` (articles.views.StoryParts) gives the
-    authors, needed only when the data is not already cached."""
-    text = cached_fragment(
-        "article-json-ld",
-        [article.pk],
+@register.simple_tag(takes_context=True)
+def article_json_ld(context, article, parts):
+    """The article's JSON-LD, kept with the page's fragments; `parts`
+    (articles.views.StoryParts) gives the authors, needed only when it is not."""
+    fragment_cache = context["fragment_cache"]
+    text = caches["template_fragments"].get_or_set(
+        make_template_fragment_key(
+            "article-json-ld", [fragment_cache.version, article.pk]
+        ),
         lambda: json.dumps(
             article_structured_data(article, parts.authors, parts.corrections),
             ensure_ascii=False,
         ),
+        fragment_cache.timeout,
     )
     # A data block, never run: CSP does not apply to it, so it carries no nonce
     # (which would make the page different for every reader).
     return format_html(
         '<script type="application/ld+json">{}</script>',
         mark_safe(text.translate(_JSON_SCRIPT_ESCAPES)),
-    )
-
-
-class FragmentNode(template.Node):
-    def __init__(self, nodelist, name, vary_on):
-        self.nodelist = nodelist
-        self.name = name
-        self.vary_on = vary_on
-
-    def render(self, context):
-        vary_on = [value.resolve(context) for value in self.vary_on]
-        return cached_fragment(
-            self.name, vary_on, lambda: self.nodelist.render(context)
-        )
-
-
-@register.tag
-def fragment(parser, token):
-    """A part of the page that is the same for every reader, cached per generation
-    of the public pages (see articles/fragments.py for what may go inside):
-
-        {% fragment "article-story" article.pk %}...{% endfragment %}
-    """
-    bits = token.split_contents()
-    if len(bits) < 2:
-        raise template.TemplateSyntaxError(
-            "'fragment' needs a name: {% fragment \"name\" value ... %}"
-        )
-    name = bits[1].strip("\"'")
-    nodelist = parser.parse(("endfragment",))
-    parser.delete_first_token()
-    return FragmentNode(
-        nodelist, name, [parser.compile_filter(bit) for bit in bits[2:]]
     )

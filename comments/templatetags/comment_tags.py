@@ -10,7 +10,11 @@ register = template.Library()
 @register.inclusion_tag("comments/section.html", takes_context=True)
 def comment_section(context, article):
     """The approved comments (within two queries) and the "Leave a Reply" form."""
-    return section_context(context.get("request"), article)
+    return {
+        **section_context(context.get("request"), article),
+        # For the {% cache %} tag of the threads every reader shares.
+        "fragment_cache": context["fragment_cache"],
+    }
 
 
 @register.inclusion_tag("comments/feed_link.html")

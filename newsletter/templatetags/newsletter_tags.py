@@ -19,4 +19,5 @@ def newsletter_signup_box(context):
         "newsletters": SimpleLazyObject(signup_choices),
         "action": reverse("newsletter:subscribe"),
         "source": request.path if request is not None else "",
+        "fragment_cache": context["fragment_cache"],
     }
