@@ -52,6 +52,12 @@ class FragmentCache:
         )
 
 
+def fragment_cache_in(context) -> FragmentCache:
+    """The page's FragmentCache, for a template tag to use or hand on to its own
+    template; a new one where a template is rendered without this processor."""
+    return context.get("fragment_cache") or FragmentCache()
+
+
 def fragment_cache(request):
     # Read on first use: a page without fragments never asks for the generation.
     return {"fragment_cache": FragmentCache()}

@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 from articles.images import rendition_size
 from articles.models import Article, Category
 from publicpages.addresses import absolute_url
+from publicpages.context_processors import fragment_cache_in
 from safetext.validators import strip_xml_illegal
 
 register = template.Library()
@@ -202,7 +203,7 @@ def section_nav(context):
     made-up addresses stores nothing new)."""
     request = context.get("request")
     path = request.path if request else ""
-    fragment_cache = context["fragment_cache"]
+    fragment_cache = fragment_cache_in(context)
     links = section_links(fragment_cache)
     current = path if path == "/" or any(url == path for _, url in links) else ""
     return {"links": links, "current_path": current, "fragment_cache": fragment_cache}
@@ -294,7 +295,7 @@ def article_structured_data(article: Article, authors, corrections=()) -> dict:
 def article_json_ld(context, article, parts):
     """The article's JSON-LD, kept with the page's fragments; `parts`
     (articles.views.StoryParts) gives the authors, needed only when it is not."""
-    fragment_cache = context["fragment_cache"]
+    fragment_cache = fragment_cache_in(context)
     text = caches["template_fragments"].get_or_set(
         make_template_fragment_key(
             "article-json-ld", [fragment_cache.version, article.pk]

@@ -3,6 +3,7 @@
 from django import template
 
 from comments.section import section_context
+from publicpages.context_processors import fragment_cache_in
 
 register = template.Library()
 
@@ -13,7 +14,7 @@ def comment_section(context, article):
     return {
         **section_context(context.get("request"), article),
         # For the {% cache %} tag of the threads every reader shares.
-        "fragment_cache": context["fragment_cache"],
+        "fragment_cache": fragment_cache_in(context),
     }
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from newsletter.models import signup_choices
+from publicpages.context_processors import fragment_cache_in
 
 register = template.Library()
 
@@ -19,5 +20,5 @@ def newsletter_signup_box(context):
         "newsletters": SimpleLazyObject(signup_choices),
         "action": reverse("newsletter:subscribe"),
         "source": request.path if request is not None else "",
-        "fragment_cache": context["fragment_cache"],
+        "fragment_cache": fragment_cache_in(context),
     }
