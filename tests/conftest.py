@@ -59,6 +59,25 @@ def _fast_tests_start_no_process(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _flush_keeps_migration_data():
+    """A transactional test ends with a flush, which empties every table; then
+    (on post_migrate, which the flush sends) the rows the data migrations made
+    are stored again, so the tests after it find the database as `migrate` left
+    it, whatever order they run in."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    from tests.factories import restore_migration_data
+
+    def restore(**kwargs):
+        restore_migration_data()
+
+    post_migrate.connect(restore, sender=apps.get_app_config("newsletter"))
+    yield
+    post_migrate.disconnect(restore, sender=apps.get_app_config("newsletter"))
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Every test starts with an empty cache, so rate limits, cached choices and

@@ -99,23 +99,38 @@ def make_issue(newsletter, *, articles=(), **fields):
     return issue
 
 
-def ensure_roles():
-    """The Writers and Editors groups as the articles data migration makes them
-    (a transactional test elsewhere may have flushed the migration's rows)."""
+# What the data migrations store: the Writers and Editors groups with their
+# permissions, and the newsletters a new site offers.
+DATA_MIGRATIONS = [
+    ("articles.migrations.0002_roles", "create_roles"),
+    ("articles.migrations.0009_editors_view_login_logs", "grant_editors"),
+    ("articles.migrations.0015_figures_into_the_photo_library", "grant_roles"),
+    ("comments.migrations.0002_editor_permissions", "grant_editors"),
+    ("newsletter.migrations.0002_newsletters_and_editor_permissions",
+     "create_newsletters_and_permissions"),
+]  # fmt: skip
+
+
+def restore_migration_data():
+    """Store again what the data migrations store, as `migrate` left it (a
+    transactional test's flush removes it). Idempotent."""
     import importlib
 
     from django.apps import apps
 
-    roles = importlib.import_module("articles.migrations.0002_roles")
-    roles.create_roles(apps, None)
-    login_logs = importlib.import_module(
-        "articles.migrations.0009_editors_view_login_logs"
-    )
-    login_logs.grant_editors(apps, None)
-    photo_library = importlib.import_module(
-        "articles.migrations.0015_figures_into_the_photo_library"
-    )
-    photo_library.grant_roles(apps, None)
+    for module, function in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+def ensure_roles():
+    """The Writers and Editors groups as the data migrations make them. They are
+    there unless a flush emptied the tables without the post_migrate signal
+    (tests/conftest.py stores them again on it): making every app's permissions
+    again for each staff account would cost far more than this check."""
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name__in=["Writers", "Editors"]).count() < 2:
+        restore_migration_data()
 
 
 def make_staff(username, *group_names, **fields):

@@ -21,10 +21,12 @@ EDITOR_PERMISSIONS = [
 
 def grant_editors(apps, schema_editor):
     # Permissions are normally made after `migrate`; make them now.
+    # (Also called from tests with the real app registry: restore what was there.)
     app_config = apps.get_app_config("comments")
-    app_config.models_module = True
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True
     create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
