@@ -75,15 +75,18 @@ checks: install
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
+# Property tests try many examples here, a few in test-fast (tests/conftest.py).
+THOROUGH := --hypothesis-profile=thorough
+
 test-sqlite: install browser varnish validator
-	$(BIN)/pytest
+	$(BIN)/pytest $(THOROUGH)
 
 # PostgreSQL runs when it answers on 127.0.0.1:5432; skipped (with a message) if not.
 # The browser and Varnish tests drive pages the same way whatever the database
 # holds them, so they run once, on SQLite; everything else runs on both.
 test-postgres: install validator
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('$(PG_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not varnish"; \
+		DATABASE_URL=$(PG_URL) $(BIN)/pytest $(THOROUGH) -m "not browser and not varnish"; \
 	else \
 		echo "PostgreSQL is not reachable at $(PG_URL): skipping the PostgreSQL run"; \
 	fi

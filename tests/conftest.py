@@ -11,11 +11,14 @@ from hypothesis import settings as hypothesis_settings
 # tests make around it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-# In CI every run tries the same examples, so a red build is reproducible and
-# never a roll of the dice; developers' runs keep exploring new ones.
-if os.environ.get("CI"):
-    hypothesis_settings.register_profile("ci", derandomize=True, database=None)
-    hypothesis_settings.load_profile("ci")
+# Property tests try a few examples in the fast tier and many in `make test`,
+# which passes --hypothesis-profile=thorough. In CI every run tries the same
+# examples, so a red build is reproducible and never a roll of the dice;
+# developers' runs keep exploring new ones.
+_ci = {"derandomize": True, "database": None} if os.environ.get("CI") else {}
+hypothesis_settings.register_profile("fast", max_examples=10, **_ci)
+hypothesis_settings.register_profile("thorough", max_examples=60, **_ci)
+hypothesis_settings.load_profile("fast")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -551,7 +551,6 @@ def test_a_browser_revalidating_its_copy_still_gets_its_pending_comment(client):
 
 
 @hypothesis_settings(
-    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -347,7 +347,6 @@ class _TagCollector(HTMLParser):
 
 
 @settings_hypothesis(
-    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -126,9 +126,8 @@ _any_text = st.text(
 
 @pytest.mark.django_db
 @hypothesis_settings(
-    # The same 60 examples every run (CI must not turn red by chance) and no
+    # The same examples every run (CI must not turn red by chance) and no
     # example database written into the working tree.
-    max_examples=60,
     derandomize=True,
     database=None,
     deadline=None,
@@ -161,7 +160,6 @@ def test_fuzzed_comment_forms_never_fail_and_never_store_junk(
 
 @pytest.mark.django_db
 @hypothesis_settings(
-    max_examples=30,
     derandomize=True,
     database=None,
     deadline=None,

@@ -330,7 +330,6 @@ def test_postgres_migration_fills_the_vector_of_existing_articles():
 @pytest.mark.django_db
 @settings(
     # The same examples every run, and no example database in the working tree.
-    max_examples=30,
     derandomize=True,
     database=None,
     deadline=None,
