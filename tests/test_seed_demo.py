@@ -42,6 +42,8 @@ def snapshot():
     )
 
 
+# Encodes an image and its renditions for every demo article.
+@pytest.mark.slow
 def test_it_loads_a_whole_demo_newsroom_and_a_second_run_changes_nothing():
     ensure_roles()
 
