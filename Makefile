@@ -72,8 +72,9 @@ checks: install
 	$(DEV) $(BIN)/python manage.py makemigrations --check --dry-run
 
 # Everything that starts no process, server or browser: the tier to run while working.
+# Two pytest-xdist workers, each given whole modules (module fixtures built once).
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile
 
 # Property tests try many examples here, a few in test-fast (tests/conftest.py).
 THOROUGH := --hypothesis-profile=thorough
