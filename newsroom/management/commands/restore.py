@@ -18,13 +18,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from articles.management.commands.backup import postgres_environment
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from newsroom.cli import one_line_errors
+from newsroom.management.commands.backup import postgres_environment
 from publicpages.generation import invalidate_public_pages
 
 
