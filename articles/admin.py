@@ -13,6 +13,7 @@ them as a draft, with a note the writer sees on the article and in their list.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminFileWidget, AutocompleteMixin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -102,6 +103,27 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AccessibleWidgetsMixin:
+    """Django's autocomplete and file widgets, set up so that every control has
+    an accessible name and sits inside the page's landmarks. (The article form
+    also loads admin-labels.js, for the names only the browser can attach.)"""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        widget = getattr(formfield, "widget", None)
+        # Inside the wrapper that adds the "+" and "change" links.
+        widget = getattr(widget, "widget", widget)
+        if isinstance(widget, AutocompleteMixin):
+            # select2 opens its list at the end of <body>, outside every landmark,
+            # unless its documented dropdownParent option says where.
+            widget.attrs["data-dropdown-parent"] = "#content"
+        if isinstance(widget, AdminFileWidget):
+            # Django draws a file field as a fieldset with the label as its
+            # legend, which names the group but not the file input in it.
+            widget.attrs.setdefault("aria-label", formfield.label)
+        return formfield
+
+
 @admin.register(User)
 class NewsroomUserAdmin(UserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff"]
@@ -136,7 +158,7 @@ def thumbnail(image, renditions, *, alt="", width=240):
 
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(AccessibleWidgetsMixin, admin.ModelAdmin):
     """The photo library. Writers add photos and place any of them in their
     stories (the figure's search box); editors also correct and delete them. A
     photo placed in a story cannot be deleted until no story shows it."""
@@ -172,7 +194,7 @@ class SlugRedirectAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
 
-class ArticlePartInline(admin.StackedInline):
+class ArticlePartInline(AccessibleWidgetsMixin, admin.StackedInline):
     """Rows that are part of an article (its byline, its figures): whoever may
     edit the article may edit them; writers hold no permissions on their models.
 
@@ -261,7 +283,7 @@ class CorrectionInline(admin.StackedInline):
 
 
 @admin.register(Article)
-class ArticleAdmin(VersionAdmin):
+class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
     form = ArticleAdminForm
     object_history_template = "admin/articles/article/object_history.html"
     list_display = [
@@ -282,6 +304,12 @@ class ArticleAdmin(VersionAdmin):
     inlines = [BylineInline, FigureInline, CorrectionInline]
     readonly_fields = ["image_preview", "comment_count", "created_by", "updated_at"]
     actions = ["publish", "unpublish", "duplicate"]
+
+    class Media:
+        # Each after the file of Django's it amends.
+        css = {"screen": ["admin/css/autocomplete.css", "articles/admin.css"]}
+        js = ["admin/js/autocomplete.js", "articles/admin-labels.js"]
+
     fieldsets = [
         (
             None,

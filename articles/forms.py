@@ -28,7 +28,8 @@ class ArticleAdminForm(forms.ModelForm):
     )
     image = CleanImageFormField(
         required=False,
-        widget=AdminFileWidget,
+        # Named as articles.admin.AccessibleWidgetsMixin names other file inputs.
+        widget=AdminFileWidget(attrs={"aria-label": "Image"}),
         help_text="JPEG, PNG, WebP or GIF. Location and camera data are removed "
         "on upload; smaller copies for phones are made automatically.",
     )
