@@ -72,9 +72,12 @@ checks: install
 	$(DEV) $(BIN)/python manage.py makemigrations --check --dry-run
 
 # Everything that starts no process, server or browser: the tier to run while working.
-# Two pytest-xdist workers, each given whole modules (module fixtures built once).
+# Two pytest-xdist workers, each given whole modules (module fixtures built once);
+# FAST_WORKERS=0 runs it in one process, quicker when the cores are busy elsewhere.
+FAST_WORKERS ?= 2
+
 test-fast: install
-	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile
+	$(BIN)/pytest -m "not slow" -n $(FAST_WORKERS) --dist loadfile
 
 # Property tests try many examples here, a few in test-fast (tests/conftest.py).
 THOROUGH := --hypothesis-profile=thorough
