@@ -62,6 +62,12 @@ def _fast_tests_start_no_process(request, monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
+def _store_migration_data_again(**kwargs):
+    from tests.factories import restore_migration_data
+
+    restore_migration_data()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_keeps_migration_data():
     """A transactional test ends with a flush, which empties every table; then
@@ -71,14 +77,25 @@ def _flush_keeps_migration_data():
     from django.apps import apps
     from django.db.models.signals import post_migrate
 
-    from tests.factories import restore_migration_data
-
-    def restore(**kwargs):
-        restore_migration_data()
-
-    post_migrate.connect(restore, sender=apps.get_app_config("newsletter"))
+    sender = apps.get_app_config("newsletter")
+    post_migrate.connect(_store_migration_data_again, sender=sender)
     yield
-    post_migrate.disconnect(restore, sender=apps.get_app_config("newsletter"))
+    post_migrate.disconnect(_store_migration_data_again, sender=sender)
+
+
+@pytest.fixture
+def flush_as_in_production():
+    """For a test whose command flushes the database itself (restore): that flush
+    leaves the tables as it does in production, without the rows stored again
+    above, which the command then loads from its backup. The test's own closing
+    flush stores them again."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    sender = apps.get_app_config("newsletter")
+    post_migrate.disconnect(_store_migration_data_again, sender=sender)
+    yield
+    post_migrate.connect(_store_migration_data_again, sender=sender)
 
 
 @pytest.fixture(autouse=True)

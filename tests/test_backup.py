@@ -20,7 +20,11 @@ from tests.factories import make_article, make_author
 ROOT = Path(__file__).resolve().parent.parent
 
 # Real commits: restore flushes and reloads the database in its own transaction.
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("flush_as_in_production"),
+]
 
 
 @pytest.fixture
