@@ -118,7 +118,13 @@ def test_the_report_prints_every_page_and_every_budget():
             server_ms=12.5,
             fragment_ms=1.5,
         ),
-        Page("article (50 comments)", "/articles/a/", queries=12, bytes=80_000),
+        Page(
+            "article (50 comments)",
+            "/articles/a/",
+            queries=12,
+            bytes=80_000,
+            gzip_bytes=16_000,
+        ),
     ]
     results.loads = [
         Load("static file", "-", 16, rps=5000, p50_ms=1.0, p99_ms=4.0),
@@ -159,6 +165,7 @@ def test_the_report_prints_every_page_and_every_budget():
     assert verdicts["article (50 comments): <= 10 SQL queries"] == "missed"
     assert verdicts["home: <= 12 SQL queries"] == "met"
     assert verdicts["article HTML + CSS + JS < 100 KB"] == "missed"
+    assert verdicts["article (50 comments): sent gzip <= 15 KB"] == "missed"
     assert verdicts["admin: two 2,000-word revisions compared < 1000 ms"] == "met"
     assert verdicts[SHARE_OF_SMTPLIB] == "met"
     assert verdicts[KILLED] == "n/a"
