@@ -57,10 +57,6 @@ XML_ILLEGAL = re.compile(
 )
 
 
-def is_xml_illegal(ch: str) -> bool:
-    return XML_ILLEGAL.match(ch) is not None
-
-
 def strip_xml_illegal(text: str) -> str:
     """`text` without the characters XML cannot carry: for feeds and sitemaps,
     which must stay valid whatever old rows hold."""
