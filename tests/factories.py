@@ -1,5 +1,6 @@
 """Small factory helpers for tests. Each returns a saved object."""
 
+import contextlib
 import itertools
 from datetime import timedelta
 
@@ -211,3 +212,22 @@ def make_figure(article, photo=None, **fields):
     if photo is None:
         photo = make_photo(**photo_fields)
     return Figure.objects.create(article=article, photo=photo, **fields)
+
+
+@contextlib.contextmanager
+def migrated_back_to(app_label, migration_name):
+    """The database migrated back to `migration_name` of `app_label`, as the
+    models were then (yielded: an app registry of that state); migrated forward
+    to the latest again on leaving, so the test sees what the migrations after it
+    did to the rows it made. Needs a transactional test."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [(app_label, migration_name)]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        yield executor.loader.project_state(before).apps
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -18,6 +18,7 @@ from tests.factories import (
     make_figure,
     make_photo,
     make_staff,
+    migrated_back_to,
     no_inline_forms,
 )
 
@@ -309,14 +310,7 @@ def test_figures_after_the_same_paragraph_keep_the_order_they_were_added(client)
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_moves_each_figure_into_the_library():
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    before = [("articles", "0013_article_figures")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        old_apps = executor.loader.project_state(before).apps
+    with migrated_back_to("articles", "0013_article_figures") as old_apps:
         category = old_apps.get_model("articles", "Category").objects.create(
             name="News", slug="news"
         )
@@ -334,9 +328,6 @@ def test_the_migration_moves_each_figure_into_the_library():
             height=900,
             renditions={"480": "figures/2026/12/r/rally-0123456789abcdef-480.webp"},
         )
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
     figure = Figure.objects.select_related("photo").get()
     photo = figure.photo

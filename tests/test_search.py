@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Value
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 
 from articles.models import Article
 from articles.search import SEARCH_CONFIG, normalise_query, search_articles
-from tests.factories import make_article, make_category
+from tests.factories import make_article, make_category, migrated_back_to
 
 pytestmark = pytest.mark.django_db
 
@@ -304,11 +303,7 @@ def test_postgres_search_can_use_the_gin_index():
 @only_on_postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_migration_fills_the_vector_of_existing_articles():
-    before = [("articles", "0004_published_has_time")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        old_apps = executor.loader.project_state(before).apps
+    with migrated_back_to("articles", "0004_published_has_time") as old_apps:
         category = old_apps.get_model("articles", "Category").objects.create(
             name="News", slug="news"
         )
@@ -319,9 +314,6 @@ def test_postgres_migration_fills_the_vector_of_existing_articles():
             status="published",
             published_at=_ago(1),
         )
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
     assert [article.title for article in search_articles("harvest")] == [
         "Harvest festival"
     ]
