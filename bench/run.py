@@ -266,21 +266,15 @@ def sqlite_file_check(path: Path) -> str:
     return f"SQLite file after the load: quick_check {verdict}"
 
 
-def pick_static_file(static_root: Path) -> str:
-    """The site's own stylesheet if it has one (the file every page loads), else
-    the admin's."""
+def pick_static_file(html: str, static_url: str) -> str:
+    """The stylesheet a public page links (the file every page loads), else the
+    admin's."""
     from django.contrib.staticfiles.storage import staticfiles_storage
 
-    candidates = sorted(
-        path.relative_to(static_root).as_posix()
-        for path in static_root.rglob("*.css")
-        if not path.relative_to(static_root)
-        .as_posix()
-        .startswith(("admin/", "django_prose_editor/"))
-        and not re.search(r"\.[0-9a-f]{12}\.css$", path.name)
-    )
-    name = candidates[0] if candidates else "admin/css/base.css"
-    return staticfiles_storage.url(name)
+    for url in re.findall(r'<link[^>]+rel="?stylesheet"?[^>]*href="([^"]+)"', html):
+        if url.startswith(static_url):
+            return url
+    return staticfiles_storage.url("admin/css/base.css")
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -294,37 +288,59 @@ def median_run(runs: list[dict]) -> dict:
 
 
 def drive(
-    results: Results, server_url: str, pages, *, cache: str, args, headers=None
+    results: Results,
+    server_url: str,
+    pages,
+    *,
+    cache: str,
+    args,
+    headers=None,
+    reference=None,
 ) -> None:
+    """Load each page with wrk, `args.repeat` rounds per connection count. Every
+    round loads every page in turn, so a page and the static file it is compared
+    with are measured minutes apart at most, not a whole series apart.
+    `reference`, a static file the server serves outside any page cache, joins
+    every round and is recorded with the cache column "-"."""
+    labels = {page.name: cache for page in pages}
+    if reference is not None:
+        pages = [reference, *pages]
+        labels[reference.name] = "-"
     for page in pages:
         # Warm every worker's cache (or connection) before measuring.
         run_wrk(server_url + page.path, connections=4, seconds=1, headers=headers)
-        for connections in args.connections:
-            runs = [
-                run_wrk(
+    for connections in args.connections:
+        runs = {page.name: [] for page in pages}
+        for _ in range(args.repeat):
+            for page in pages:
+                run = run_wrk(
                     server_url + page.path,
                     connections=connections,
                     seconds=args.duration,
                     headers=headers,
                 )
-                for _ in range(args.repeat)
-            ]
-            load = Load(page=page.name, cache=cache, connections=connections)
-            load.__dict__.update(median_run(runs))
-            load.runs = [run["rps"] for run in runs]
-            results.loads.append(load)
-            spread = (
-                " (runs: " + ", ".join(f"{run or 0:.0f}" for run in load.runs) + ")"
-                if len(runs) > 1
-                else ""
-            )
-            print(
-                f"  {page.name:<22} cache {cache:<9} c={connections:<3} "
-                f"{load.rps or 0:>9.1f} req/s  p99 {load.p99_ms or 0:.1f} ms"
-                + spread
-                + (f"  ({load.errors} errors)" if load.errors else ""),
-                flush=True,
-            )
+                runs[page.name].append(run)
+        for page in pages:
+            record_load(results, page, runs[page.name], labels[page.name], connections)
+
+
+def record_load(results, page, runs, cache, connections) -> None:
+    load = Load(page=page.name, cache=cache, connections=connections)
+    load.__dict__.update(median_run(runs))
+    load.runs = [run["rps"] for run in runs]
+    results.loads.append(load)
+    spread = (
+        " (runs: " + ", ".join(f"{run or 0:.0f}" for run in load.runs) + ")"
+        if len(runs) > 1
+        else ""
+    )
+    print(
+        f"  {page.name:<22} cache {cache:<9} c={connections:<3} "
+        f"{load.rps or 0:>9.1f} req/s  p99 {load.p99_ms or 0:.1f} ms"
+        + spread
+        + (f"  ({load.errors} errors)" if load.errors else ""),
+        flush=True,
+    )
 
 
 def fetch(url: str) -> tuple[str, str]:
@@ -618,10 +634,10 @@ def main(argv=None) -> int:
 
         html = Client().get(article.path).content.decode()
         results.article_weight = page_weight(html, static_root, settings.STATIC_URL)
+        static_path = pick_static_file(html, settings.STATIC_URL)
         from bench.revisions import measure_compare_ms
 
         results.revision_compare_ms = measure_compare_ms(data.category)
-        static_path = pick_static_file(static_root)
         from django.db import connections
 
         connections.close_all()
@@ -634,15 +650,16 @@ def main(argv=None) -> int:
                 server_env = {**env, "FRAGMENT_CACHE_SECONDS": fragment_seconds}
                 server_env["ALLOWED_HOSTS"] = "127.0.0.1"
                 with Gunicorn(server_env, RESULTS / f"gunicorn-{stamp}.log") as server:
-                    if cache == "off":
-                        drive(
-                            results,
-                            server.url,
-                            [Page("static file", static_path)],
-                            cache="-",
-                            args=args,
-                        )
-                    drive(results, server.url, loaded, cache=cache, args=args)
+                    drive(
+                        results,
+                        server.url,
+                        loaded,
+                        cache=cache,
+                        args=args,
+                        reference=(
+                            Page("static file", static_path) if cache == "off" else None
+                        ),
+                    )
             if varnishd_path() is None:
                 results.notes.append("varnish: not installed, no rows (make varnish)")
             else:

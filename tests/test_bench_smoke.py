@@ -1,6 +1,7 @@
 """The benchmark's parts that can break without a timing: the dataset builder, the
 parsing of wrk's output and the report. `make bench-smoke` runs the whole thing."""
 
+import argparse
 import random
 import subprocess
 import sys
@@ -17,10 +18,12 @@ from bench.run import (
     Page,
     Results,
     budgets,
+    drive,
     failures,
     median_run,
     page_weight,
     parse_wrk,
+    pick_static_file,
     render_report,
 )
 
@@ -238,6 +241,55 @@ def test_page_weight_adds_the_sites_own_css_and_js(tmp_path):
         '<link rel="stylesheet" href="https://elsewhere.example/x.css">'
     )
     assert page_weight(html, tmp_path, "/static/") == len(html) + 1500
+
+
+@pytest.mark.django_db
+def test_the_static_file_is_the_stylesheet_every_public_page_links(client, settings):
+    html = client.get("/").content.decode()
+
+    url = pick_static_file(html, settings.STATIC_URL)
+
+    assert f'rel="stylesheet" href="{url}"' in html
+    assert "articles/site" in url
+    assert pick_static_file("<p>No stylesheet</p>", settings.STATIC_URL).endswith(
+        "admin/css/base.css"
+    )
+
+
+def test_every_round_loads_the_reference_and_every_page_in_turn(monkeypatch):
+    measured = []
+
+    def fake_wrk(url, *, connections, seconds, headers=None):
+        if seconds == 5:
+            measured.append((url, connections))
+        return parse_wrk(WRK_OUTPUT)
+
+    monkeypatch.setattr("bench.run.run_wrk", fake_wrk)
+    results = Results(started="now", database="sqlite", size={})
+    args = argparse.Namespace(connections=[16, 64], repeat=2, duration=5)
+    pages = [Page("home", "/"), Page("feed", "/feed/")]
+
+    drive(
+        results,
+        "http://app",
+        pages,
+        cache="off",
+        args=args,
+        reference=Page("static file", "/static/site.css"),
+    )
+
+    one_round = ["http://app/static/site.css", "http://app/", "http://app/feed/"]
+    assert [url for url, _ in measured] == one_round * 4
+    assert [connections for _, connections in measured] == [16] * 6 + [64] * 6
+    assert [(load.page, load.cache, load.connections) for load in results.loads] == [
+        ("static file", "-", 16),
+        ("home", "off", 16),
+        ("feed", "off", 16),
+        ("static file", "-", 64),
+        ("home", "off", 64),
+        ("feed", "off", 64),
+    ]
+    assert all(len(load.runs) == 2 for load in results.loads)
 
 
 def test_a_repeated_load_reports_its_median_run_and_every_runs_errors():
