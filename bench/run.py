@@ -13,6 +13,7 @@ as markdown and JSON, named by the time of the run. See bench/README.md.
 """
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -264,6 +265,16 @@ def sqlite_file_check(path: Path) -> str:
     with sqlite3.connect(path) as conn:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
     return f"SQLite file after the load: quick_check {verdict}"
+
+
+def gzip_without_comment_text(html: str) -> tuple[int, int]:
+    """The characters of reader text in the page's comments, and the page's size
+    gzipped as GZipMiddleware sends it (level 6) with that text taken out: what
+    the page itself weighs, whatever its commenters wrote."""
+    pattern = r'(<div class="comment-content">)(.*?)(</div>)'
+    text = "".join(match[1] for match in re.findall(pattern, html, flags=re.S))
+    without = re.sub(pattern, r"\1\3", html, flags=re.S)
+    return len(text), len(gzip.compress(without.encode(), compresslevel=6, mtime=0))
 
 
 def pick_static_file(html: str, static_url: str) -> str:
@@ -634,6 +645,11 @@ def main(argv=None) -> int:
 
         html = Client().get(article.path).content.decode()
         results.article_weight = page_weight(html, static_root, settings.STATIC_URL)
+        text_chars, gzip_bytes = gzip_without_comment_text(html)
+        results.notes.append(
+            f"{article.name}: its comments hold {text_chars:,} characters of "
+            f"readers' text; without it the page is {gzip_bytes:,} bytes gzipped"
+        )
         static_path = pick_static_file(html, settings.STATIC_URL)
         from bench.revisions import measure_compare_ms
 

@@ -2,6 +2,7 @@
 parsing of wrk's output and the report. `make bench-smoke` runs the whole thing."""
 
 import argparse
+import gzip
 import random
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from bench.run import (
     budgets,
     drive,
     failures,
+    gzip_without_comment_text,
     median_run,
     page_weight,
     parse_wrk,
@@ -290,6 +292,18 @@ def test_every_round_loads_the_reference_and_every_page_in_turn(monkeypatch):
         ("feed", "off", 64),
     ]
     assert all(len(load.runs) == 2 for load in results.loads)
+
+
+def test_the_page_is_weighed_without_its_readers_comment_text():
+    comment = '<li><div class="comment-content"><p>{}</p></div></li>'
+    texts = ["First reader's view. " * 40, "A second, shorter one."]
+    page = "<main>Story</main><ol>" + "".join(comment.format(t) for t in texts)
+
+    characters, gzip_bytes = gzip_without_comment_text(page)
+
+    assert characters == sum(len(f"<p>{text}</p>") for text in texts)
+    empty_page = "<main>Story</main><ol>" + comment.replace("<p>{}</p>", "") * 2
+    assert gzip_bytes == len(gzip.compress(empty_page.encode(), 6, mtime=0))
 
 
 def test_a_repeated_load_reports_its_median_run_and_every_runs_errors():
