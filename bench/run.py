@@ -981,22 +981,28 @@ def budgets(results: Results) -> list[tuple[str, str, str]]:
     return rows
 
 
+def best_rate(load: Load | None) -> float | None:
+    """A load's fastest run. At tens of thousands of requests a second, Varnish and
+    wrk use both cores, and anything else running only ever takes rate away: the
+    fastest run is the nearest to what the server does, as timeit takes the
+    fastest of its repeats. Page and static file are judged alike."""
+    if load is None:
+        return None
+    return max((rps for rps in load.runs if rps), default=load.rps)
+
+
 def varnish_budgets(results: Results) -> list[tuple[str, str, str]]:
     """Issue 13: pages through Varnish against the static file through Varnish,
     and how soon a change shows through it."""
     rows = []
-    static = _load(results, "static file", "varnish", 16)
+    static = best_rate(_load(results, "static file", "varnish", 16))
     for name in VARNISH_PAGES:
-        load = _load(results, name, "varnish", 16)
-        ratio = (
-            load.rps / static.rps
-            if load and load.rps and static and static.rps
-            else None
-        )
+        rate = best_rate(_load(results, name, "varnish", 16))
+        ratio = rate / static if rate and static else None
         rows.append(
             (
                 f"{name} through Varnish >= {VARNISH_STATIC_RATIO} x the static "
-                "file through Varnish (16 conns)",
+                "file through Varnish (16 conns, best runs)",
                 _fmt(ratio, ".2f", "x"),
                 "n/a" if ratio is None else _verdict(ratio >= VARNISH_STATIC_RATIO),
             )

@@ -395,6 +395,8 @@ def test_pages_through_varnish_are_judged_against_its_own_static_file():
         Load("static file", "varnish", 16, rps=10_000),
         Load("article (50 comments)", "varnish", 16, rps=9500),
         Load("home", "varnish", 16, rps=8000),
+        # Repeated: a neighbour slowed two of the three runs.
+        Load("feed", "varnish", 16, rps=6000, runs=[6000, 9200, 5000]),
     ]
     results.purges = [
         {"change": "publish", "page": "home", "cached_before": True, "seconds": 0.02},
@@ -409,10 +411,13 @@ def test_pages_through_varnish_are_judged_against_its_own_static_file():
     assert (
         "| article (50 comments) | varnish | 16 | 9,500 | n/a | n/a | 0.95 |" in report
     )
-    through = "through Varnish >= 0.9 x the static file through Varnish (16 conns)"
+    through = (
+        "through Varnish >= 0.9 x the static file through Varnish (16 conns, best runs)"
+    )
     assert verdicts[f"article (50 comments) {through}"] == ("0.95x", "met")
     assert verdicts[f"home {through}"] == ("0.80x", "missed")
-    assert verdicts[f"feed {through}"] == ("n/a", "n/a")
+    # Judged on its fastest run, as the static file is.
+    assert verdicts[f"feed {through}"] == ("0.92x", "met")
     within = "within 1 s"
     assert verdicts[f"publish visible through Varnish (the home) {within}"] == (
         "0.020 s",
