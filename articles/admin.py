@@ -460,20 +460,33 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
         version = Version.objects.get_for_object(article).filter(pk=version_id).first()
         if version is None:
             raise Http404("No such revision of this article.")
-        revisions.restore(version, user=request.user)
+        restored = revisions.restore(version, user=request.user)
         self.message_user(
             request,
             "The earlier revision is restored. This is a new revision: History "
             "can undo it the same way.",
             messages.SUCCESS,
         )
+        if left_out := restored.figures_left_out:
+            self.message_user(
+                request,
+                ngettext(
+                    "%d figure was not restored: its photo is no longer in the "
+                    "library.",
+                    "%d figures were not restored: their photos are no longer in "
+                    "the library.",
+                    left_out,
+                )
+                % left_out,
+                messages.WARNING,
+            )
         return HttpResponseRedirect(
             reverse("admin:articles_article_change", args=[article.pk])
         )
 
     def compare_view(self, request, object_id):
         """Two revisions of the article side by side: what changed in the
-        headline, standfirst, body, image and tags."""
+        headline, standfirst, body, image, tags and figures."""
         article = self._get_article_for(
             request, object_id, may=self.has_view_permission
         )

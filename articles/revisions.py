@@ -2,14 +2,15 @@
 Revisions of articles, kept by django-reversion on every save in the admin (who
 and when), and a readable comparison of two of them.
 
-A revision holds the article's row, its bylines and its tag links, so that
-restoring one (reversion's "revert" in the admin) brings the bylines and tags
-back too.
+A revision holds the article's row and its parts (bylines, tag links, figures),
+so that restoring one brings those back too. A figure is stored with the id of the
+library photo it shows, never the photo: the library is shared by every article.
 """
 
 import difflib
 import html
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 import reversion
@@ -19,13 +20,18 @@ from django.utils import timezone
 from reversion.models import Version
 from taggit.models import Tag, TaggedItem
 
-from articles.models import Article, Byline, SlugRedirect
+from articles.models import Article, Byline, Figure, Photo, SlugRedirect
 from safetext.sanitizer import strip_all_tags
+
+# The rows that belong to one article, kept in its revisions and put back (or
+# deleted) by a restore.
+ARTICLE_PARTS = ["tagged_items", "bylines", "figures"]
 
 reversion.register(Tag)
 reversion.register(TaggedItem, follow=["tag"])
 reversion.register(Byline)
-reversion.register(Article, follow=["tagged_items", "bylines"])
+reversion.register(Figure)
+reversion.register(Article, follow=ARTICLE_PARTS)
 
 # Block-level ends become line breaks, so the body compares paragraph by paragraph.
 _BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|tr|pre)>|<br\s*/?>|<hr\s*/?>", re.I)
@@ -52,14 +58,8 @@ def body_as_text(body_html: str) -> str:
 def revision_text(version: Version) -> dict[str, str]:
     """The compared fields of an article version, as plain text."""
     data = version.field_dict
-    tag_type = ContentType.objects.get_for_model(Tag)
-    tags = sorted(
-        (
-            other.field_dict["name"]
-            for other in version.revision.version_set.filter(content_type=tag_type)
-        ),
-        key=str.lower,
-    )
+    rows = article_rows(version)
+    tags = sorted((tag.field_dict["name"] for tag in rows[Tag]), key=str.lower)
     image = str(data.get("image") or "")
     if image and data.get("image_alt"):
         image += f" (alt: {data['image_alt']})"
@@ -69,7 +69,65 @@ def revision_text(version: Version) -> dict[str, str]:
         "Body": body_as_text(data.get("body", "")),
         "Image": image,
         "Tags": ", ".join(tags),
+        "Figures": figures_as_text(rows[Figure]),
     }
+
+
+def article_rows(version: Version) -> dict[type, list[Version]]:
+    """The versions in the revision of `version` (an article's) that belong to
+    that article: its row, bylines, tag links with their tags, and figures, by
+    model. A revision made by a list action (publish, unpublish) holds every
+    article it changed."""
+    article_id = int(version.object_id)
+    article_type = ContentType.objects.get_for_model(Article)
+    stored = defaultdict(list)
+    for other in version.revision.version_set.select_related("content_type"):
+        stored[other.content_type.model_class()].append(other)
+
+    def of_article(other):
+        return other.field_dict["article_id"] == article_id
+
+    def tags_article(other):
+        data = other.field_dict
+        return (data["content_type_id"], data["object_id"]) == (
+            article_type.pk,
+            article_id,
+        )
+
+    rows = {
+        Article: [v for v in stored[Article] if v.object_id == version.object_id],
+        Byline: [v for v in stored[Byline] if of_article(v)],
+        Figure: [v for v in stored[Figure] if of_article(v)],
+        TaggedItem: [v for v in stored[TaggedItem] if tags_article(v)],
+    }
+    tag_ids = {item.field_dict["tag_id"] for item in rows[TaggedItem]}
+    rows[Tag] = [v for v in stored[Tag] if int(v.object_id) in tag_ids]
+    return rows
+
+
+def figures_as_text(figure_versions: list[Version]) -> str:
+    """An article's figures in the order the page shows them, one line each:
+    where, which photo (by its alt text) and the figure's own caption."""
+    figures = sorted(
+        (version.field_dict for version in figure_versions),
+        key=lambda figure: (figure["after_paragraph"], figure["id"]),
+    )
+    alt_texts = dict(
+        Photo.objects.filter(
+            pk__in=[figure["photo_id"] for figure in figures]
+        ).values_list("pk", "alt")
+    )
+    lines = []
+    for figure in figures:
+        if figure["after_paragraph"] == 0:
+            line = "Before the first paragraph: "
+        else:
+            line = f"After paragraph {figure['after_paragraph']}: "
+        line += alt_texts.get(figure["photo_id"], "(a photo no longer in the library)")
+        if figure["caption"]:
+            line += f" (caption: {figure['caption']})"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def diff_text(old: str, new: str) -> list[tuple[str, str]]:
@@ -104,7 +162,8 @@ def _diff_words(old: str, new: str) -> list[tuple[str, str]]:
 
 
 def compare_versions(old: Version, new: Version) -> list[FieldDiff]:
-    """Headline, standfirst, body, image and tags of two versions, compared."""
+    """Headline, standfirst, body, image, tags and figures of two versions,
+    compared."""
     old_text, new_text = revision_text(old), revision_text(new)
     return [
         FieldDiff(label, diff_text(old_text[label], new_text[label]))
@@ -112,14 +171,25 @@ def compare_versions(old: Version, new: Version) -> list[FieldDiff]:
     ]
 
 
-def restore(version: Version, *, user) -> Article:
-    """Bring the article back to `version` (its text, filing, bylines and tags),
-    as a new revision by `user`. Its correction notes stay: they are public."""
+@dataclass
+class Restored:
+    article: Article
+    # Figures of the revision whose photo has left the library since: they
+    # could not come back.
+    figures_left_out: int
+
+
+def restore(version: Version, *, user) -> Restored:
+    """Bring the article back to `version` (its text, filing, bylines, tags and
+    figures), as a new revision by `user`. Its correction notes stay: they are
+    public. A figure whose photo has been deleted from the library since is left
+    out, and counted in the result so the editor can be told."""
     when = timezone.localtime(version.revision.date_created)
     with transaction.atomic(), reversion.create_revision():
-        current_slug = Article.objects.get(pk=version.object_id).slug
-        version.revision.revert(delete=True)
-        # revert() writes the stored rows as they were; a save through the model
+        article = Article.objects.get(pk=version.object_id)
+        current_slug = article.slug
+        figures_left_out = _revert(version, article)
+        # _revert() writes the stored rows as they were; a save through the model
         # makes it a change like any other: a new time, fresh public pages.
         article = Article.objects.get(pk=version.object_id)
         if article.is_published:
@@ -132,4 +202,36 @@ def restore(version: Version, *, user) -> Article:
             )
         reversion.set_user(user)
         reversion.set_comment(f"Restored the revision of {when:%d %b %Y, %H:%M:%S}.")
-    return article
+    return Restored(article=article, figures_left_out=figures_left_out)
+
+
+def _revert(version: Version, article: Article) -> int:
+    """Write the article's rows back as the revision of `version` stored them
+    and delete its parts added since, as reversion's revert(delete=True) does,
+    except that:
+
+    - only this article is touched: revert() also writes back the other articles
+      of a revision made by a list action, and deletes the Tag of a tag link
+      added since, taking it from every article that has it;
+    - a figure whose photo is no longer in the library is left out, as its row
+      would point at nothing. Returns how many were left out.
+    """
+    rows = article_rows(version)
+    photos_left = set(
+        Photo.objects.filter(
+            pk__in=[figure.field_dict["photo_id"] for figure in rows[Figure]]
+        ).values_list("pk", flat=True)
+    )
+    restorable = [f for f in rows[Figure] if f.field_dict["photo_id"] in photos_left]
+    figures_left_out = len(rows[Figure]) - len(restorable)
+    rows[Figure] = restorable
+
+    for name in ARTICLE_PARTS:
+        part = getattr(article, name)
+        kept = [v.object_id for v in rows[part.model]]
+        part.exclude(pk__in=kept).delete()
+    # Tags before the links to them, the article before its parts.
+    for model in (Tag, Article, TaggedItem, Byline, Figure):
+        for v in rows[model]:
+            v.revert()
+    return figures_left_out

@@ -3,16 +3,20 @@ readable comparison of two, one-click restore, and no silent overwrite of a
 colleague's newer save."""
 
 import pytest
+import reversion
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from reversion.models import Version
 
-from articles.models import Article
-from articles.revisions import body_as_text, diff_text
+from articles.models import Article, Figure, Photo
+from articles.revisions import body_as_text, diff_text, revision_text
 from tests.factories import (
     byline_form_data,
     make_article,
     make_author,
     make_category,
+    make_figure,
+    make_photo,
     make_staff,
     no_inline_forms,
 )
@@ -260,3 +264,282 @@ def test_a_writer_cannot_restore_a_revision(client, editor, article):
 
     assert response.status_code == 403
     assert Article.objects.get(pk=article.pk).status == "draft"
+
+
+# Figures -------------------------------------------------------------------------
+
+
+def figure_rows(*rows):
+    """The figures inline's part of an article admin POST. Each row is a dict of
+    the form's fields (photo, caption, after_paragraph), with "id" for a stored
+    figure (those first) and "DELETE" to remove it."""
+    data = {
+        **no_inline_forms("figures"),
+        "figures-TOTAL_FORMS": str(len(rows)),
+        "figures-INITIAL_FORMS": str(sum("id" in row for row in rows)),
+    }
+    for n, row in enumerate(rows):
+        data.update({f"figures-{n}-{name}": value for name, value in row.items()})
+    return data
+
+
+def new_figure(photo, *, caption="", after_paragraph=1):
+    return {"photo": photo.pk, "caption": caption, "after_paragraph": after_paragraph}
+
+
+def stored_figure(figure, **changes):
+    return {
+        "id": figure.pk,
+        "photo": figure.photo_id,
+        "caption": figure.caption,
+        "after_paragraph": figure.after_paragraph,
+        **changes,
+    }
+
+
+def figures_of(article):
+    return [
+        (figure.photo, figure.caption, figure.after_paragraph)
+        for figure in Figure.objects.filter(article=article)
+    ]
+
+
+def figures_in(version):
+    figure_type = ContentType.objects.get_for_model(Figure)
+    return sorted(
+        (data["photo_id"], data["caption"], data["after_paragraph"])
+        for data in (
+            other.field_dict
+            for other in version.revision.version_set.filter(content_type=figure_type)
+        )
+    )
+
+
+def save_in_admin(client, article, **changes):
+    """Open the article's change form and save it with `changes`."""
+    article = Article.objects.get(pk=article.pk)
+    response = client.post(
+        change_url(article), {**opened_form(client, article), **changes}
+    )
+    assert response.status_code == 302, response.context["errors"]
+
+
+@pytest.fixture
+def marchers():
+    return make_photo(alt="Marchers on Baghramyan Avenue")
+
+
+@pytest.fixture
+def lake():
+    return make_photo(alt="Lake Sevan at dusk")
+
+
+def test_every_admin_save_keeps_the_figures_as_they_were(
+    client, editor, article, marchers, lake
+):
+    client.force_login(editor)
+
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(
+            new_figure(marchers, caption="At noon.", after_paragraph=1),
+            new_figure(lake, after_paragraph=0),
+        ),
+    )
+    kept_marchers, kept_lake = article.figures.order_by("-after_paragraph")
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(stored_figure(kept_marchers, after_paragraph=3)),
+    )
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(stored_figure(kept_lake, DELETE="on")),
+    )
+
+    first, moved, removed = Version.objects.get_for_object(article).order_by("pk")
+    assert figures_in(first) == sorted([(marchers.pk, "At noon.", 1), (lake.pk, "", 0)])
+    assert figures_in(moved) == sorted([(marchers.pk, "At noon.", 3), (lake.pk, "", 0)])
+    assert figures_in(removed) == [(marchers.pk, "At noon.", 3)]
+
+
+def test_restoring_a_revision_brings_its_figures_back_as_they_were(
+    client, editor, article, marchers, lake
+):
+    client.force_login(editor)
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(
+            new_figure(marchers, caption="At noon.", after_paragraph=1),
+            new_figure(lake, after_paragraph=2),
+        ),
+    )
+    first = Version.objects.get_for_object(article).get()
+    kept_marchers, kept_lake = article.figures.all()
+    # Since then: one figure removed, one moved and recaptioned, one added.
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(
+            stored_figure(kept_marchers, DELETE="on"),
+            stored_figure(kept_lake, caption="Later.", after_paragraph=0),
+            new_figure(make_photo(alt="Added since")),
+        ),
+    )
+
+    response = client.post(
+        reverse("admin:articles_article_restore", args=[article.pk, first.pk]),
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert figures_of(article) == [(marchers, "At noon.", 1), (lake, "", 2)]
+    assert Photo.objects.filter(alt="Added since").exists()
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert "not restored" not in page
+    newest = Version.objects.get_for_object(article).first()
+    assert figures_in(newest) == figures_in(first)
+
+
+def test_a_figure_whose_photo_left_the_library_is_skipped_with_a_warning(
+    client, editor, article, marchers, lake
+):
+    client.force_login(editor)
+    article.tags.add("bread")
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(
+            new_figure(marchers, caption="At noon.", after_paragraph=1),
+            new_figure(lake, after_paragraph=2),
+        ),
+    )
+    first = Version.objects.get_for_object(article).get()
+    removed = article.figures.get(photo=marchers)
+    save_in_admin(
+        client,
+        article,
+        title="Wrong",
+        tags="wrong",
+        **figure_rows(stored_figure(removed, DELETE="on")),
+    )
+    # No story shows the photo any more, so an editor may delete it.
+    delete_photo = reverse("admin:articles_photo_delete", args=[marchers.pk])
+    assert client.post(delete_photo, {"post": "yes"}).status_code == 302
+
+    response = client.post(
+        reverse("admin:articles_article_restore", args=[article.pk, first.pk]),
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert "1 figure was not restored: its photo is no longer in the library." in page
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert [tag.name for tag in article.tags.all()] == ["bread"]
+    assert figures_of(article) == [(lake, "", 2)]
+    assert not Figure.objects.filter(photo_id=marchers.pk).exists()
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_a_restore_takes_a_tag_added_since_from_this_article_only(
+    client, editor, article
+):
+    other = make_article(tags=["politics"])
+    client.force_login(editor)
+    save_in_admin(client, article, tags="bread")
+    first = Version.objects.get_for_object(article).get()
+    save_in_admin(client, article, tags="bread, politics")
+
+    client.post(reverse("admin:articles_article_restore", args=[article.pk, first.pk]))
+
+    assert list(article.tags.names()) == ["bread"]
+    assert list(other.tags.names()) == ["politics"]
+
+
+def test_the_comparison_lists_figures_added_removed_and_moved(
+    client, editor, article, marchers, lake
+):
+    client.force_login(editor)
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(new_figure(marchers, caption="At noon.", after_paragraph=1)),
+    )
+    figure = article.figures.get()
+    save_in_admin(
+        client,
+        article,
+        **figure_rows(
+            stored_figure(figure, after_paragraph=3),
+            new_figure(lake, after_paragraph=0),
+        ),
+    )
+    new, old = Version.objects.get_for_object(article)
+
+    response = client.get(
+        reverse("admin:articles_article_compare", args=[article.pk]),
+        {"old": old.pk, "new": new.pk},
+    )
+
+    assert revision_text(old)["Figures"] == (
+        "After paragraph 1: Marchers on Baghramyan Avenue (caption: At noon.)"
+    )
+    assert revision_text(new)["Figures"] == (
+        "Before the first paragraph: Lake Sevan at dusk\n"
+        "After paragraph 3: Marchers on Baghramyan Avenue (caption: At noon.)"
+    )
+    page = response.content.decode()
+    assert "<h2>Figures</h2>" in page
+    assert "<ins>Before the first paragraph: Lake Sevan at dusk\n</ins>" in page
+    assert "<del>1: </del><ins>3: </ins>" in page
+
+
+def test_the_comparison_names_a_photo_that_left_the_library():
+    article = make_article()
+    figure = make_figure(article, alt="Gone", after_paragraph=2)
+    with reversion.create_revision():
+        article.save()
+    version = Version.objects.get_for_object(article).get()
+    figure.delete()
+    figure.photo.delete()
+
+    assert revision_text(version)["Figures"] == (
+        "After paragraph 2: (a photo no longer in the library)"
+    )
+
+
+def test_a_revision_made_by_a_list_action_restores_and_compares_one_article(
+    client, editor, marchers, lake
+):
+    drafts = [
+        make_article(title=title, status="draft", published_at=None, tags=[tag])
+        for title, tag in (("Ours", "bread"), ("Theirs", "rivers"))
+    ]
+    ours, theirs = drafts
+    make_figure(ours, photo=marchers)
+    make_figure(theirs, photo=lake)
+    client.force_login(editor)
+    client.post(
+        reverse("admin:articles_article_changelist"),
+        {"action": "publish", "_selected_action": [ours.pk, theirs.pk]},
+    )
+    published = Version.objects.get_for_object(ours).get()
+    save_in_admin(client, ours, title="Ours, changed")
+    save_in_admin(client, theirs, title="Theirs, changed since")
+
+    assert revision_text(published)["Tags"] == "bread"
+    assert revision_text(published)["Figures"] == (
+        "After paragraph 1: Marchers on Baghramyan Avenue"
+    )
+    client.post(reverse("admin:articles_article_restore", args=[ours.pk, published.pk]))
+
+    assert Article.objects.get(pk=ours.pk).title == "Ours"
+    assert Article.objects.get(pk=theirs.pk).title == "Theirs, changed since"
+    assert figures_of(theirs) == [(lake, "", 1)]
