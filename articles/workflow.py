@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from articles.models import Article, authors_in_byline_order
+from articles.models import Article, Figure, authors_in_byline_order
 from publicpages.addresses import absolute_url
 from ratelimit.limits import enqueue_once_per_spell, start_spell
 
@@ -167,11 +167,12 @@ def _free_copy_slug(slug: str) -> str:
 
 @transaction.atomic
 def duplicate_as_draft(article: Article, *, user) -> Article:
-    """A new draft with the article's words, filing and image, created by `user`.
+    """A new draft with the article's words, filing, image and figures, created
+    by `user`.
 
     The copy shares the original's stored image files (Article keeps shared files
-    until the last article using them goes), never its publication time, lead
-    flag, comments or redirects."""
+    until the last article using them goes) and shows the same library photos,
+    never its publication time, lead flag, comments or redirects."""
     authors = [byline.author for byline in article.bylines.select_related("author")]
     tags = list(article.tags.names())
     excerpt_is_custom = article.excerpt_is_custom
@@ -190,4 +191,11 @@ def duplicate_as_draft(article: Article, *, user) -> Article:
     copy.save()
     copy.set_authors(authors)
     copy.tags.set(tags)
+    for figure in article.figures.all():
+        Figure.objects.create(
+            article=copy,
+            photo_id=figure.photo_id,
+            caption=figure.caption,
+            after_paragraph=figure.after_paragraph,
+        )
     return copy

@@ -7,9 +7,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from articles.models import Article
+from articles.models import Article, Photo
 from articles.workflow import duplicate_as_draft
-from tests.factories import make_article, make_author, make_staff
+from tests.factories import (
+    make_article,
+    make_author,
+    make_figure,
+    make_photo,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +73,35 @@ def test_a_duplicate_is_a_new_draft_with_the_words_and_filing(editor):
     assert list(copy.authors.all()) == [author]
     assert sorted(copy.tags.names()) == ["rivers", "weather"]
     assert not Article.objects.published().filter(pk=copy.pk).exists()
+
+
+def test_a_duplicate_shows_the_same_photos_with_the_same_captions_and_places(
+    client, editor
+):
+    original = make_article(slug="floods", body="<p>One.</p><p>Two.</p>")
+    square = make_photo(alt="The flooded square", caption="Library caption.")
+    bridge = make_photo(alt="The broken bridge")
+    # Two after the same paragraph: the copy keeps their order too.
+    make_figure(original, photo=bridge, after_paragraph=2)
+    make_figure(original, photo=square, caption="At dawn.", after_paragraph=1)
+    make_figure(original, photo=bridge, caption="By noon.", after_paragraph=1)
+    before = list(original.figures.values_list("pk", "article", "photo", "caption"))
+    client.force_login(editor)
+
+    client.post(duplicate_url(original))
+
+    copy = Article.objects.get(slug="copy-of-floods")
+    shown = [(f.photo, f.shown_caption, f.after_paragraph) for f in copy.figures.all()]
+    assert shown == [
+        (square, "At dawn.", 1),
+        (bridge, "By noon.", 1),
+        (bridge, "", 2),
+    ]
+    assert (
+        list(original.figures.values_list("pk", "article", "photo", "caption"))
+        == before
+    )
+    assert Photo.objects.count() == 2
 
 
 def test_each_duplicate_gets_its_own_slug(editor):
