@@ -12,11 +12,17 @@ makes their draft read-only to them; an editor publishes it or sends it back to
 them as a draft, with a note the writer sees on the article and in their list.
 """
 
+from contextlib import nullcontext
+
+import reversion
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminFileWidget, AutocompleteMixin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,6 +33,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from reversion.admin import VersionAdmin
 from reversion.models import Version
+from reversion.utils import mute_signals
 
 from articles import revisions, workflow
 from articles.forms import ArticleAdminForm, CompareRevisionsForm, SendBackForm
@@ -122,6 +129,14 @@ class AccessibleWidgetsMixin:
             # legend, which names the group but not the file input in it.
             widget.attrs.setdefault("aria-label", formfield.label)
         return formfield
+
+
+class _RolledBack(Exception):
+    """Carries a rendered page out of a transaction it rolls back."""
+
+    def __init__(self, response):
+        super().__init__()
+        self.response = response
 
 
 @admin.register(User)
@@ -467,7 +482,53 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
             "can undo it the same way.",
             messages.SUCCESS,
         )
-        if left_out := restored.figures_left_out:
+        self._warn_of_figures_left_out(request, restored.figures_left_out)
+        return HttpResponseRedirect(
+            reverse("admin:articles_article_change", args=[article.pk])
+        )
+
+    def revision_view(self, request, object_id, version_id, extra_context=None):
+        """An earlier revision in the change form, to review and edit before
+        saving it as a new revision. Reversion's view, with the revert of
+        articles.revisions: only this article's rows are written back, and
+        figures whose photo has left the library are left out, with a warning."""
+        article = self._get_article_for(
+            request, unquote(object_id), may=self.has_view_permission
+        )
+        version = Version.objects.get_for_object(article).filter(pk=version_id).first()
+        if version is None:
+            raise Http404("No such revision of this article.")
+        when = timezone.localtime(version.revision.date_created)
+        context = {"title": f"Revert {version.object_repr}", "revert": True}
+        # Showing the revision changes nothing: its rows are written only to
+        # fill the form, then rolled back, and no signal (cached pages) fires.
+        quiet = (
+            nullcontext()
+            if request.method == "POST"
+            else mute_signals(pre_save, post_save, pre_delete, post_delete)
+        )
+        try:
+            with transaction.atomic(), quiet, self.create_revision(request):
+                self._warn_of_figures_left_out(request, revisions.revert(version))
+                response = self.changeform_view(
+                    request,
+                    object_id,
+                    request.path,
+                    {**context, **(extra_context or {})},
+                )
+                if request.method == "POST" and response.status_code == 302:
+                    reversion.set_comment(
+                        f"Restored the revision of {when:%d %b %Y, %H:%M:%S}."
+                    )
+                    return response
+                response.template_name = "reversion/revision_form.html"
+                response.render()
+                raise _RolledBack(response)
+        except _RolledBack as rolled_back:
+            return rolled_back.response
+
+    def _warn_of_figures_left_out(self, request, count):
+        if count:
             self.message_user(
                 request,
                 ngettext(
@@ -475,14 +536,11 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
                     "library.",
                     "%d figures were not restored: their photos are no longer in "
                     "the library.",
-                    left_out,
+                    count,
                 )
-                % left_out,
+                % count,
                 messages.WARNING,
             )
-        return HttpResponseRedirect(
-            reverse("admin:articles_article_change", args=[article.pk])
-        )
 
     def compare_view(self, request, object_id):
         """Two revisions of the article side by side: what changed in the

@@ -186,10 +186,9 @@ def restore(version: Version, *, user) -> Restored:
     out, and counted in the result so the editor can be told."""
     when = timezone.localtime(version.revision.date_created)
     with transaction.atomic(), reversion.create_revision():
-        article = Article.objects.get(pk=version.object_id)
-        current_slug = article.slug
-        figures_left_out = _revert(version, article)
-        # _revert() writes the stored rows as they were; a save through the model
+        current_slug = Article.objects.get(pk=version.object_id).slug
+        figures_left_out = revert(version)
+        # revert() writes the stored rows as they were; a save through the model
         # makes it a change like any other: a new time, fresh public pages.
         article = Article.objects.get(pk=version.object_id)
         if article.is_published:
@@ -205,7 +204,7 @@ def restore(version: Version, *, user) -> Restored:
     return Restored(article=article, figures_left_out=figures_left_out)
 
 
-def _revert(version: Version, article: Article) -> int:
+def revert(version: Version) -> int:
     """Write the article's rows back as the revision of `version` stored them
     and delete its parts added since, as reversion's revert(delete=True) does,
     except that:
@@ -216,6 +215,7 @@ def _revert(version: Version, article: Article) -> int:
     - a figure whose photo is no longer in the library is left out, as its row
       would point at nothing. Returns how many were left out.
     """
+    article = Article.objects.get(pk=version.object_id)
     rows = article_rows(version)
     photos_left = set(
         Photo.objects.filter(

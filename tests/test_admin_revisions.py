@@ -543,3 +543,82 @@ def test_a_revision_made_by_a_list_action_restores_and_compares_one_article(
     assert Article.objects.get(pk=ours.pk).title == "Ours"
     assert Article.objects.get(pk=theirs.pk).title == "Theirs, changed since"
     assert figures_of(theirs) == [(lake, "", 1)]
+
+
+def test_opening_a_revision_to_review_leaves_out_a_gone_photo_and_says_so(
+    client, editor, article, marchers, lake
+):
+    other = make_article(tags=["wrong"])
+    client.force_login(editor)
+    save_in_admin(
+        client,
+        article,
+        tags="bread",
+        **figure_rows(new_figure(marchers), new_figure(lake, after_paragraph=2)),
+    )
+    first = Version.objects.get_for_object(article).get()
+    removed = article.figures.get(photo=marchers)
+    save_in_admin(
+        client,
+        article,
+        title="Wrong",
+        tags="bread, wrong",
+        **figure_rows(stored_figure(removed, DELETE="on")),
+    )
+    marchers.delete()
+    revision_url = reverse(
+        "admin:articles_article_revision", args=[article.pk, first.pk]
+    )
+    warning = "1 figure was not restored: its photo is no longer in the library."
+
+    shown = client.get(revision_url)
+
+    assert shown.status_code == 200
+    assert warning in shown.content.decode()
+    form = shown.context["adminform"].form
+    assert form["title"].value() == "Bread prices climb"
+    assert Article.objects.get(pk=article.pk).title == "Wrong"
+    (figures,) = [
+        inline.formset
+        for inline in shown.context["inline_admin_formsets"]
+        if inline.formset.model is Figure
+    ]
+    assert [form.instance.photo for form in figures.initial_forms] == [lake]
+
+    data = opened_form(client, Article.objects.get(pk=article.pk))
+    saved = client.post(
+        revision_url,
+        {
+            **data,
+            "title": form["title"].value(),
+            "tags": "bread",
+            "loaded_version": form["loaded_version"].value(),
+        },
+        follow=True,
+    )
+
+    assert saved.status_code == 200
+    assert warning in saved.content.decode()
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert figures_of(article) == [(lake, "", 2)]
+    assert list(other.tags.names()) == ["wrong"]
+    newest = Version.objects.get_for_object(article).first()
+    assert newest.revision.get_comment().startswith("Restored the revision of")
+
+
+def test_a_writer_cannot_open_the_revision_of_someone_elses_article(
+    client, editor, article
+):
+    client.force_login(editor)
+    save_in_admin(client, article)
+    version = Version.objects.get_for_object(article).get()
+    save_in_admin(client, article, title="Changed")
+    client.force_login(make_staff("writer", "Writers"))
+
+    response = client.get(
+        reverse("admin:articles_article_revision", args=[article.pk, version.pk])
+    )
+
+    assert response.status_code == 403
+    assert Article.objects.get(pk=article.pk).title == "Changed"
