@@ -17,7 +17,7 @@ import reversion
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
-from reversion.models import Version
+from reversion.models import Revision, Version
 from taggit.models import Tag, TaggedItem
 
 from articles.models import Article, Byline, Figure, Photo, SlugRedirect
@@ -213,10 +213,14 @@ def revert(version: Version) -> int:
       of a revision made by a list action, and deletes the Tag of a tag link
       added since, taking it from every article that has it;
     - a figure whose photo is no longer in the library is left out, as its row
-      would point at nothing. Returns how many were left out.
+      would point at nothing. Returns how many were left out;
+    - a revision from before figures were kept leaves the figures as they are.
     """
     article = Article.objects.get(pk=version.object_id)
     rows = article_rows(version)
+    parts = ARTICLE_PARTS
+    if not _figures_kept(version.revision):
+        parts = [name for name in ARTICLE_PARTS if name != "figures"]
     photos_left = set(
         Photo.objects.filter(
             pk__in=[figure.field_dict["photo_id"] for figure in rows[Figure]]
@@ -226,7 +230,7 @@ def revert(version: Version) -> int:
     figures_left_out = len(rows[Figure]) - len(restorable)
     rows[Figure] = restorable
 
-    for name in ARTICLE_PARTS:
+    for name in parts:
         part = getattr(article, name)
         kept = [v.object_id for v in rows[part.model]]
         part.exclude(pk__in=kept).delete()
@@ -235,3 +239,14 @@ def revert(version: Version) -> int:
         for v in rows[model]:
             v.revert()
     return figures_left_out
+
+
+def _figures_kept(revision: Revision) -> bool:
+    """Whether `revision` says which figures the article had. Revisions have
+    kept figures since the first one that holds a figure; older ones hold none,
+    whatever the article showed then, so restoring one leaves the figures be."""
+    figure_type = ContentType.objects.get_for_model(Figure)
+    return Version.objects.filter(
+        content_type=figure_type,
+        revision__date_created__lte=revision.date_created,
+    ).exists()

@@ -8,6 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from reversion.models import Version
 
+from articles import revisions
 from articles.models import Article, Figure, Photo
 from articles.revisions import body_as_text, diff_text, revision_text
 from tests.factories import (
@@ -622,3 +623,29 @@ def test_a_writer_cannot_open_the_revision_of_someone_elses_article(
 
     assert response.status_code == 403
     assert Article.objects.get(pk=article.pk).title == "Changed"
+
+
+def test_a_revision_from_before_figures_were_kept_leaves_the_figures_alone(editor):
+    article = make_article()
+    with reversion.create_revision():
+        article.save()
+    old = Version.objects.get_for_object(article).get()
+    make_figure(article, alt="Shown for years")
+
+    revisions.restore(old, user=editor)
+
+    assert [str(figure) for figure in article.figures.all()] == ["Shown for years"]
+
+
+def test_a_revision_without_figures_removes_the_figures_added_since(editor):
+    with reversion.create_revision():
+        make_figure(make_article())
+    article = make_article()
+    with reversion.create_revision():
+        article.save()
+    without = Version.objects.get_for_object(article).get()
+    make_figure(article, alt="Added since")
+
+    revisions.restore(without, user=editor)
+
+    assert not article.figures.exists()
