@@ -213,8 +213,10 @@ def revert(version: Version) -> int:
       of a revision made by a list action, and deletes the Tag of a tag link
       added since, taking it from every article that has it;
     - a figure whose photo is no longer in the library is left out, as its row
-      would point at nothing. Returns how many were left out;
+      would point at nothing;
     - a revision from before figures were kept leaves the figures as they are.
+
+    Returns how many figures were left out.
     """
     article = Article.objects.get(pk=version.object_id)
     rows = article_rows(version)
