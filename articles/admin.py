@@ -28,7 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from reversion.admin import VersionAdmin
@@ -129,6 +129,62 @@ class AccessibleWidgetsMixin:
             # legend, which names the group but not the file input in it.
             widget.attrs.setdefault("aria-label", formfield.label)
         return formfield
+
+
+def left_out_messages(left_out: revisions.LeftOut, article: Article) -> list[str]:
+    """What a restore of `article` could not bring back (a revisions.LeftOut),
+    in the editor's words; `article` is as it was before the restore."""
+    said = []
+    if left_out.category is not None:
+        gone = "The category of that revision"
+        if left_out.category:
+            gone = f"The category “{left_out.category}”"
+        said.append(
+            f"{gone} no longer exists: the article stays in “{article.category}”."
+        )
+    for name in left_out.accounts:
+        said.append(
+            f"“{capfirst(name)}” is left empty: the account of that revision no "
+            "longer exists."
+        )
+    if left_out.byline_kept:
+        said.append(
+            ngettext(
+                "The author of that revision is no longer in the newsroom: the "
+                "current byline was kept.",
+                "The %(count)d authors of that revision are no longer in the "
+                "newsroom: the current byline was kept.",
+                left_out.authors,
+            )
+            % {"count": left_out.authors}
+        )
+    elif left_out.authors:
+        said.append(
+            ngettext(
+                "%d author was not restored: no longer in the newsroom.",
+                "%d authors were not restored: no longer in the newsroom.",
+                left_out.authors,
+            )
+            % left_out.authors
+        )
+    if left_out.image:
+        kept = (
+            "the current image was kept"
+            if article.image
+            else "the article stays without an image"
+        )
+        said.append(f"The image of that revision is no longer stored: {kept}.")
+    if left_out.figures:
+        said.append(
+            ngettext(
+                "%d figure was not restored: its photo is no longer in the library.",
+                "%d figures were not restored: their photos are no longer in the "
+                "library.",
+                left_out.figures,
+            )
+            % left_out.figures
+        )
+    return said
 
 
 class _RolledBack(Exception):
@@ -482,7 +538,7 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
             "can undo it the same way.",
             messages.SUCCESS,
         )
-        self._warn_of_figures_left_out(request, restored.figures_left_out)
+        self._warn_of_left_out(request, restored.left_out, article)
         return HttpResponseRedirect(
             reverse("admin:articles_article_change", args=[article.pk])
         )
@@ -490,8 +546,9 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
     def revision_view(self, request, object_id, version_id, extra_context=None):
         """An earlier revision in the change form, to review and edit before
         saving it as a new revision. Reversion's view, with the revert of
-        articles.revisions: only this article's rows are written back, and
-        figures whose photo has left the library are left out, with a warning."""
+        articles.revisions: only this article's rows are written back, and what
+        the revision names that has been deleted since is left out, with a
+        warning for each."""
         article = self._get_article_for(
             request, unquote(object_id), may=self.has_view_permission
         )
@@ -509,7 +566,8 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
         )
         try:
             with transaction.atomic(), quiet, self.create_revision(request):
-                self._warn_of_figures_left_out(request, revisions.revert(version))
+                left_out = revisions.revert(version)
+                self._warn_of_left_out(request, left_out, article)
                 response = self.changeform_view(
                     request,
                     object_id,
@@ -527,20 +585,11 @@ class ArticleAdmin(AccessibleWidgetsMixin, VersionAdmin):
         except _RolledBack as rolled_back:
             return rolled_back.response
 
-    def _warn_of_figures_left_out(self, request, count):
-        if count:
-            self.message_user(
-                request,
-                ngettext(
-                    "%d figure was not restored: its photo is no longer in the "
-                    "library.",
-                    "%d figures were not restored: their photos are no longer in "
-                    "the library.",
-                    count,
-                )
-                % count,
-                messages.WARNING,
-            )
+    def _warn_of_left_out(self, request, left_out, article):
+        """A warning for each thing a restore of `article` left out (a
+        revisions.LeftOut); `article` is as it was before the restore."""
+        for message in left_out_messages(left_out, article):
+            self.message_user(request, message, messages.WARNING)
 
     def compare_view(self, request, object_id):
         """Two revisions of the article side by side: what changed in the

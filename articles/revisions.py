@@ -5,22 +5,35 @@ and when), and a readable comparison of two of them.
 A revision holds the article's row and its parts (bylines, tag links, figures),
 so that restoring one brings those back too. A figure is stored with the id of the
 library photo it shows, never the photo: the library is shared by every article.
+Likewise a revision names its category, authors and accounts by id, and its image
+by the name of its files: whatever of these has been deleted since stays out of a
+restore, which says so (LeftOut).
 """
 
 import difflib
 import html
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import reversion
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 from reversion.models import Revision, Version
 from taggit.models import Tag, TaggedItem
 
-from articles.models import Article, Byline, Figure, Photo, SlugRedirect
+from articles.models import (
+    Article,
+    Author,
+    Byline,
+    Category,
+    Figure,
+    Photo,
+    SlugRedirect,
+)
 from safetext.sanitizer import strip_all_tags
 
 # The rows that belong to one article, kept in its revisions and put back (or
@@ -32,6 +45,17 @@ reversion.register(TaggedItem, follow=["tag"])
 reversion.register(Byline)
 reversion.register(Figure)
 reversion.register(Article, follow=ARTICLE_PARTS)
+
+# The fields that describe the article's image: kept or restored together.
+IMAGE_FIELDS = [
+    "image",
+    "image_alt",
+    "image_caption",
+    "image_credit",
+    "image_width",
+    "image_height",
+    "image_renditions",
+]
 
 # Block-level ends become line breaks, so the body compares paragraph by paragraph.
 _BLOCK_END = re.compile(r"</(p|h[1-6]|li|blockquote|tr|pre)>|<br\s*/?>|<hr\s*/?>", re.I)
@@ -63,6 +87,8 @@ def revision_text(version: Version) -> dict[str, str]:
     image = str(data.get("image") or "")
     if image and data.get("image_alt"):
         image += f" (alt: {data['image_alt']})"
+    if not image_is_stored(data):
+        image += " (no longer stored)"
     return {
         "Headline": data.get("title", ""),
         "Standfirst": data.get("standfirst", ""),
@@ -172,22 +198,43 @@ def compare_versions(old: Version, new: Version) -> list[FieldDiff]:
 
 
 @dataclass
+class LeftOut:
+    """What a restore could not bring back because it has been deleted since.
+    The article keeps what it has instead, except an account: that field is
+    left empty."""
+
+    # The name of the revision's category, deleted since ("" when no record of
+    # its name is left); None when it is still there. The article stays in its
+    # current category.
+    category: str | None = None
+    # The fields ("created by") that named an account deleted since: now empty.
+    accounts: list[str] = field(default_factory=list)
+    # Authors of the revision's byline deleted since. When none of them is left,
+    # the article keeps the byline it has rather than none (byline_kept).
+    authors: int = 0
+    byline_kept: bool = False
+    # The revision's image file, or one of its renditions, is no longer in
+    # storage: the article keeps its current image and what describes it.
+    image: bool = False
+    # Figures whose photo has left the library.
+    figures: int = 0
+
+
+@dataclass
 class Restored:
     article: Article
-    # Figures of the revision whose photo has left the library since: they
-    # could not come back.
-    figures_left_out: int
+    left_out: LeftOut
 
 
 def restore(version: Version, *, user) -> Restored:
     """Bring the article back to `version` (its text, filing, bylines, tags and
     figures), as a new revision by `user`. Its correction notes stay: they are
-    public. A figure whose photo has been deleted from the library since is left
-    out, and counted in the result so the editor can be told."""
+    public. What the revision names that has been deleted since (see revert())
+    is left out, and listed in the result so the editor can be told."""
     when = timezone.localtime(version.revision.date_created)
     with transaction.atomic(), reversion.create_revision():
         current_slug = Article.objects.get(pk=version.object_id).slug
-        figures_left_out = revert(version)
+        left_out = revert(version)
         # revert() writes the stored rows as they were; a save through the model
         # makes it a change like any other: a new time, fresh public pages.
         article = Article.objects.get(pk=version.object_id)
@@ -201,10 +248,10 @@ def restore(version: Version, *, user) -> Restored:
             )
         reversion.set_user(user)
         reversion.set_comment(f"Restored the revision of {when:%d %b %Y, %H:%M:%S}.")
-    return Restored(article=article, figures_left_out=figures_left_out)
+    return Restored(article=article, left_out=left_out)
 
 
-def revert(version: Version) -> int:
+def revert(version: Version) -> LeftOut:
     """Write the article's rows back as the revision of `version` stored them
     and delete its parts added since, as reversion's revert(delete=True) does,
     except that:
@@ -212,35 +259,137 @@ def revert(version: Version) -> int:
     - only this article is touched: revert() also writes back the other articles
       of a revision made by a list action, and deletes the Tag of a tag link
       added since, taking it from every article that has it;
-    - a figure whose photo is no longer in the library is left out, as its row
-      would point at nothing;
+    - what the revision names that has been deleted since stays out, as a row
+      pointing at it would point at nothing (and the commit would refuse it):
+      the article keeps its current category, an account becomes empty, an
+      author's byline is left out (or the whole current byline kept, when none
+      of the revision's authors is left), the current image is kept when the
+      revision's files are no longer stored, and a figure whose photo is no
+      longer in the library is left out;
     - a revision from before figures were kept leaves the figures as they are.
 
-    Returns how many figures were left out.
+    Returns what was left out.
     """
     article = Article.objects.get(pk=version.object_id)
     rows = article_rows(version)
+    left_out = LeftOut()
     parts = ARTICLE_PARTS
     if not _figures_kept(version.revision):
-        parts = [name for name in ARTICLE_PARTS if name != "figures"]
-    photos_left = set(
-        Photo.objects.filter(
-            pk__in=[figure.field_dict["photo_id"] for figure in rows[Figure]]
+        parts = [name for name in parts if name != "figures"]
+    (article_row,) = rows[Article]
+    kept_fields = _fields_to_keep(article_row.field_dict, article, left_out)
+    rows[Figure] = _figures_to_restore(rows[Figure], left_out)
+    rows[Byline] = _bylines_to_restore(rows[Byline], left_out)
+    if left_out.authors and not rows[Byline] and article.bylines.exists():
+        left_out.byline_kept = True
+        parts = [name for name in parts if name != "bylines"]
+
+    with transaction.atomic():
+        for name in parts:
+            part = getattr(article, name)
+            kept = [v.object_id for v in rows[part.model]]
+            part.exclude(pk__in=kept).delete()
+        # Tags before the links to them, the article before its parts.
+        for model in (Tag, Article, TaggedItem, Byline, Figure):
+            for v in rows[model]:
+                v.revert()
+        # Foreign keys are checked at commit, so the row may point at a deleted
+        # one for this moment.
+        if kept_fields:
+            Article.objects.filter(pk=article.pk).update(**kept_fields)
+    return left_out
+
+
+def _fields_to_keep(data: dict, article: Article, left_out: LeftOut) -> dict:
+    """The article row's fields to set after the revision's row is written back,
+    for what it names that has been deleted since; noted in `left_out`."""
+    kept = {}
+    if not Category.objects.filter(pk=data["category_id"]).exists():
+        left_out.category = _deleted_name(Category, data["category_id"])
+        kept["category_id"] = article.category_id
+    for account in _account_fields():
+        user_id = data[account.attname]
+        if (
+            user_id is not None
+            and not account.related_model.objects.filter(pk=user_id).exists()
+        ):
+            left_out.accounts.append(account.verbose_name)
+            kept[account.attname] = None
+    if not image_is_stored(data):
+        left_out.image = True
+        kept.update({name: getattr(article, name) for name in IMAGE_FIELDS})
+    return kept
+
+
+def _account_fields():
+    """The article's foreign keys to an account (created_by)."""
+    return [
+        model_field
+        for model_field in Article._meta.concrete_fields
+        if model_field.many_to_one and model_field.related_model is get_user_model()
+    ]
+
+
+def _deleted_name(model, pk) -> str:
+    """The name of a row deleted in the admin, as its log recorded it; "" if it
+    was deleted elsewhere."""
+    entry = (
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=str(pk),
+            action_flag=DELETION,
+        )
+        .order_by("-action_time")
+        .first()
+    )
+    return entry.object_repr if entry else ""
+
+
+def image_is_stored(data: dict) -> bool:
+    """Whether the files of an article's image as `data` (a version's field_dict)
+    names them, the original and its renditions, are all still in storage.
+    Replacing an image deletes its files; a revision from before still names
+    them. True when there is no image."""
+    name = str(data.get("image") or "")
+    if not name:
+        return True
+    storage = Article._meta.get_field("image").storage
+    names = [name, *(data.get("image_renditions") or {}).values()]
+    return all(storage.exists(name) for name in names)
+
+
+def _bylines_to_restore(
+    byline_versions: list[Version], left_out: LeftOut
+) -> list[Version]:
+    authors_left = set(
+        Author.objects.filter(
+            pk__in=[byline.field_dict["author_id"] for byline in byline_versions]
         ).values_list("pk", flat=True)
     )
-    restorable = [f for f in rows[Figure] if f.field_dict["photo_id"] in photos_left]
-    figures_left_out = len(rows[Figure]) - len(restorable)
-    rows[Figure] = restorable
+    restorable = [
+        byline
+        for byline in byline_versions
+        if byline.field_dict["author_id"] in authors_left
+    ]
+    left_out.authors = len(byline_versions) - len(restorable)
+    return restorable
 
-    for name in parts:
-        part = getattr(article, name)
-        kept = [v.object_id for v in rows[part.model]]
-        part.exclude(pk__in=kept).delete()
-    # Tags before the links to them, the article before its parts.
-    for model in (Tag, Article, TaggedItem, Byline, Figure):
-        for v in rows[model]:
-            v.revert()
-    return figures_left_out
+
+def _figures_to_restore(
+    figure_versions: list[Version], left_out: LeftOut
+) -> list[Version]:
+    photos_left = set(
+        Photo.objects.filter(
+            pk__in=[figure.field_dict["photo_id"] for figure in figure_versions]
+        ).values_list("pk", flat=True)
+    )
+    restorable = [
+        figure
+        for figure in figure_versions
+        if figure.field_dict["photo_id"] in photos_left
+    ]
+    left_out.figures = len(figure_versions) - len(restorable)
+    return restorable
 
 
 def _figures_kept(revision: Revision) -> bool:

@@ -2,14 +2,20 @@
 readable comparison of two, one-click restore, and no silent overwrite of a
 colleague's newer save."""
 
+import io
+
 import pytest
 import reversion
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
+from PIL import Image
 from reversion.models import Version
 
 from articles import revisions
-from articles.models import Article, Figure, Photo
+from articles.admin import left_out_messages
+from articles.models import Article, Category, Figure, Photo
 from articles.revisions import body_as_text, diff_text, revision_text
 from tests.factories import (
     byline_form_data,
@@ -649,3 +655,340 @@ def test_a_revision_without_figures_removes_the_figures_added_since(editor):
     revisions.restore(without, user=editor)
 
     assert not article.figures.exists()
+
+
+# Things deleted since the revision --------------------------------------------
+
+
+def restore_in_one_click(client, article, version):
+    return client.post(
+        reverse("admin:articles_article_restore", args=[article.pk, version.pk]),
+        follow=True,
+    )
+
+
+def delete_in_admin(client, obj):
+    """Delete `obj` the way an editor does: its admin's delete page, confirmed."""
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[obj.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+
+
+def assert_foreign_keys_hold():
+    """What the database checks when the transaction commits: every row points
+    at a row that exists. (A test's transaction is rolled back, never committed.)"""
+    connection.check_constraints()
+
+
+def image_upload(name):
+    buffer = io.BytesIO()
+    Image.new("RGB", (900, 500), "teal").save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def stored_files(article):
+    return [article.image.name, *article.image_renditions.values()]
+
+
+def test_a_restore_keeps_the_current_category_when_the_revisions_is_gone(
+    client, editor, article
+):
+    politics = make_category(name="Politics", slug="politics")
+    news = make_category(name="News", slug="news")
+    client.force_login(editor)
+    save_in_admin(client, article, category=politics.pk)
+    first = Version.objects.get_for_object(article).get()
+    save_in_admin(client, article, title="Wrong", category=news.pk)
+    delete_in_admin(client, politics)
+
+    response = restore_in_one_click(client, article, first)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert (
+        "The category “Politics” no longer exists: the article stays in “News”." in page
+    )
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert article.category == news
+    assert_foreign_keys_hold()
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_a_restore_leaves_out_an_author_deleted_since(client, editor, article):
+    zara, ani, mher = (make_author(name=name) for name in ("Zara", "Ani", "Mher"))
+    article.set_authors([zara, ani])
+    client.force_login(editor)
+    save_in_admin(client, article)
+    first = Version.objects.get_for_object(article).get()
+    article.set_authors([mher])
+    save_in_admin(client, article, title="Wrong")
+    delete_in_admin(client, ani)
+
+    response = restore_in_one_click(client, article, first)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert "1 author was not restored: no longer in the newsroom." in page
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert list(article.authors.all()) == [zara]
+    assert_foreign_keys_hold()
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+def test_a_restore_keeps_the_current_byline_when_all_its_authors_are_gone(
+    client, editor, article
+):
+    ani, mher = make_author(name="Ani"), make_author(name="Mher")
+    article.set_authors([ani])
+    client.force_login(editor)
+    save_in_admin(client, article)
+    first = Version.objects.get_for_object(article).get()
+    article.set_authors([mher])
+    save_in_admin(client, article, title="Wrong")
+    delete_in_admin(client, ani)
+
+    response = restore_in_one_click(client, article, first)
+
+    page = response.content.decode()
+    assert (
+        "The author of that revision is no longer in the newsroom: the current "
+        "byline was kept." in page
+    )
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert list(article.authors.all()) == [mher]
+    assert_foreign_keys_hold()
+
+
+def test_a_restore_leaves_empty_an_account_deleted_since(client, editor, article):
+    writer = make_staff("writer", "Writers")
+    Article.objects.filter(pk=article.pk).update(created_by=writer)
+    client.force_login(editor)
+    save_in_admin(client, article)
+    first = Version.objects.get_for_object(article).get()
+    save_in_admin(client, article, title="Wrong")
+    # Accounts are an administrator's to delete, not an editor's.
+    writer.delete()
+
+    response = restore_in_one_click(client, article, first)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert (
+        "“Created by” is left empty: the account of that revision no longer exists."
+        in page
+    )
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert article.created_by is None
+    assert_foreign_keys_hold()
+
+
+def test_a_restore_keeps_the_current_image_when_the_revisions_file_is_gone(
+    client, editor, article, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(editor)
+    save_in_admin(
+        client,
+        article,
+        image=image_upload("first.png"),
+        image_alt="The first image",
+        image_caption="First caption.",
+        image_credit="Photo: First",
+    )
+    first = Version.objects.get_for_object(article).get()
+    first_files = stored_files(Article.objects.get(pk=article.pk))
+    # Replacing the image deletes its files once the save commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        save_in_admin(
+            client,
+            article,
+            title="Wrong",
+            image=image_upload("second.png"),
+            image_alt="The second image",
+            image_caption="Second caption.",
+            image_credit="Photo: Second",
+        )
+    article.refresh_from_db()
+    current = (
+        article.image.name,
+        article.image_alt,
+        article.image_caption,
+        article.image_credit,
+        article.image_width,
+        article.image_height,
+        article.image_renditions,
+    )
+    assert not any(article.image.storage.exists(name) for name in first_files)
+
+    response = restore_in_one_click(client, article, first)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The earlier revision is restored." in page
+    assert (
+        "The image of that revision is no longer stored: the current image was "
+        "kept." in page
+    )
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert (
+        article.image.name,
+        article.image_alt,
+        article.image_caption,
+        article.image_credit,
+        article.image_width,
+        article.image_height,
+        article.image_renditions,
+    ) == current
+    reader_page = client.get(article.get_absolute_url()).content.decode()
+    assert "The second image" in reader_page
+    assert not any(name in reader_page for name in first_files)
+
+
+def test_a_revision_whose_image_is_still_stored_brings_it_back(
+    client, editor, article, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(editor)
+    save_in_admin(
+        client, article, image=image_upload("first.png"), image_alt="The first image"
+    )
+    first = Version.objects.get_for_object(article).get()
+    first_name = Article.objects.get(pk=article.pk).image.name
+    # Without the commit, the first image's files are still there.
+    save_in_admin(
+        client, article, image=image_upload("second.png"), image_alt="The second"
+    )
+
+    response = restore_in_one_click(client, article, first)
+
+    assert "no longer stored" not in response.content.decode()
+    article.refresh_from_db()
+    assert (article.image.name, article.image_alt) == (first_name, "The first image")
+
+
+@pytest.fixture
+def gone_since(
+    client, editor, article, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """An article's first revision, whose category, one of two authors, creator
+    and image have all been deleted since."""
+    settings.MEDIA_ROOT = tmp_path
+    politics = make_category(name="Politics", slug="politics")
+    news = make_category(name="News", slug="news")
+    zara, ani, mher = (make_author(name=name) for name in ("Zara", "Ani", "Mher"))
+    writer = make_staff("writer", "Writers")
+    Article.objects.filter(pk=article.pk).update(created_by=writer)
+    article.set_authors([zara, ani])
+    client.force_login(editor)
+    save_in_admin(
+        client,
+        article,
+        category=politics.pk,
+        image=image_upload("first.png"),
+        image_alt="The first image",
+    )
+    first = Version.objects.get_for_object(article).get()
+    article.set_authors([mher])
+    with django_capture_on_commit_callbacks(execute=True):
+        save_in_admin(
+            client,
+            article,
+            title="Wrong",
+            category=news.pk,
+            image=image_upload("second.png"),
+            image_alt="The second image",
+        )
+    delete_in_admin(client, politics)
+    delete_in_admin(client, ani)
+    writer.delete()
+    return first
+
+
+GONE_WARNINGS = [
+    "The category “Politics” no longer exists: the article stays in “News”.",
+    "1 author was not restored: no longer in the newsroom.",
+    "“Created by” is left empty: the account of that revision no longer exists.",
+    "The image of that revision is no longer stored: the current image was kept.",
+]
+
+
+def test_opening_a_revision_whose_rows_are_gone_says_what_stays(
+    client, editor, article, gone_since
+):
+    revision_url = reverse(
+        "admin:articles_article_revision", args=[article.pk, gone_since.pk]
+    )
+
+    shown = client.get(revision_url)
+
+    assert shown.status_code == 200
+    page = shown.content.decode()
+    for warning in GONE_WARNINGS:
+        assert warning in page
+    form = shown.context["adminform"].form
+    assert form["title"].value() == "Bread prices climb"
+    assert form["category"].value() == Category.objects.get(name="News").pk
+    assert form["image_alt"].value() == "The second image"
+    assert Article.objects.get(pk=article.pk).title == "Wrong"
+
+    data = opened_form(client, Article.objects.get(pk=article.pk))
+    saved = client.post(
+        revision_url,
+        {
+            **data,
+            "title": form["title"].value(),
+            "image_alt": form["image_alt"].value(),
+            "loaded_version": form["loaded_version"].value(),
+        },
+        follow=True,
+    )
+
+    assert saved.status_code == 200
+    assert "Someone else saved" not in saved.content.decode()
+    article.refresh_from_db()
+    assert article.title == "Bread prices climb"
+    assert article.category.name == "News"
+    assert [author.name for author in article.authors.all()] == ["Zara"]
+    assert article.created_by is None
+    assert article.image_alt == "The second image"
+    assert_foreign_keys_hold()
+
+
+def test_the_comparison_shows_a_revision_whose_rows_are_gone(
+    client, article, gone_since
+):
+    newest = Version.objects.get_for_object(article).first()
+
+    response = client.get(
+        reverse("admin:articles_article_compare", args=[article.pk]),
+        {"old": gone_since.pk, "new": newest.pk},
+    )
+
+    assert response.status_code == 200
+    assert "(no longer stored)" in response.content.decode()
+
+
+def test_a_category_deleted_outside_the_admin_is_left_out_without_its_name(editor):
+    gone, kept = make_category(name="Gone"), make_category(name="Kept")
+    article = make_article(category=gone)
+    with reversion.create_revision():
+        article.save()
+    old = Version.objects.get_for_object(article).get()
+    Article.objects.filter(pk=article.pk).update(category=kept)
+    gone.delete()
+
+    restored = revisions.restore(old, user=editor)
+
+    assert restored.left_out == revisions.LeftOut(category="")
+    assert restored.article.category == kept
+    assert left_out_messages(restored.left_out, restored.article) == [
+        "The category of that revision no longer exists: the article stays in “Kept”."
+    ]
