@@ -190,28 +190,50 @@ def jpeg_bytes(size=(1600, 900), exif=None):
     return buffer.getvalue()
 
 
-def make_photo(**fields):
-    """A photo in the library, stored the way an upload is."""
+def make_photo(*, size=(1600, 900), **fields):
+    """A photo in the library, stored the way an upload is. Its renditions are
+    most of its cost: a smaller `size` makes fewer (none below 480 pixels)."""
     from django.core.files.base import ContentFile
 
     from articles.models import Photo
 
     fields.setdefault("alt", "A crowd in Republic Square")
-    fields.setdefault("image", ContentFile(jpeg_bytes(), name="crowd.jpg"))
+    fields.setdefault("image", ContentFile(jpeg_bytes(size), name="crowd.jpg"))
     return Photo.objects.create(**fields)
 
 
 def make_figure(article, photo=None, **fields):
     """A figure in `article`'s body: `photo`, or a new library photo made from
-    the photo fields given (alt, caption, credit, image)."""
+    the photo fields given (alt, credit, image, size)."""
     from articles.models import Figure
 
     photo_fields = {
-        name: fields.pop(name) for name in ("alt", "credit", "image") if name in fields
+        name: fields.pop(name)
+        for name in ("alt", "credit", "image", "size")
+        if name in fields
     }
     if photo is None:
         photo = make_photo(**photo_fields)
     return Figure.objects.create(article=article, photo=photo, **fields)
+
+
+def make_revision(article, *, user=None, **changes):
+    """Save `article` as stored, with `changes` (field values), in a new revision
+    of django-reversion by `user`, as an admin save keeps one: the article's row
+    and the parts articles.revisions follows (tag links, bylines, figures), as
+    they are now, without rendering a form. Returns the article's version in it
+    (tests/test_admin_revisions.py holds it to what an admin save stores)."""
+    import reversion
+    from reversion.models import Version
+
+    article = Article.objects.get(pk=article.pk)
+    for name, value in changes.items():
+        setattr(article, name, value)
+    with reversion.create_revision():
+        article.save()
+        if user is not None:
+            reversion.set_user(user)
+    return Version.objects.get_for_object(article).first()
 
 
 @contextlib.contextmanager
