@@ -190,9 +190,10 @@ def jpeg_bytes(size=(1600, 900), exif=None):
     return buffer.getvalue()
 
 
-def make_photo(*, size=(1600, 900), **fields):
-    """A photo in the library, stored the way an upload is. Its renditions are
-    most of its cost: a smaller `size` makes fewer (none below 480 pixels)."""
+def make_photo(*, size=(600, 340), **fields):
+    """A photo in the library, stored the way an upload is. Small unless `size`
+    says otherwise: just wide enough for one rendition, as the renditions of a
+    large photo take a tenth of a second each."""
     from django.core.files.base import ContentFile
 
     from articles.models import Photo

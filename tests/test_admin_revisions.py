@@ -53,19 +53,14 @@ def article():
     )
 
 
-# Photos as small as a photo with a rendition can be: revisions name them by id,
-# and the renditions of a large one take most of a test's time.
-SMALL = (600, 340)
-
-
 @pytest.fixture
 def marchers():
-    return make_photo(alt="Marchers on Baghramyan Avenue", size=SMALL)
+    return make_photo(alt="Marchers on Baghramyan Avenue")
 
 
 @pytest.fixture
 def lake():
-    return make_photo(alt="Lake Sevan at dusk", size=SMALL)
+    return make_photo(alt="Lake Sevan at dusk")
 
 
 def change_url(article):
@@ -225,7 +220,8 @@ def assert_foreign_keys_hold():
 
 
 def image_file(name):
-    return ContentFile(jpeg_bytes(SMALL), name=name)
+    # Small: a large image's renditions would take most of a test's time.
+    return ContentFile(jpeg_bytes(size=(600, 340)), name=name)
 
 
 def stored_files(article):
@@ -560,7 +556,7 @@ def test_a_restore_brings_the_figures_back_as_they_were(
     # Since then: one figure removed, one moved and recaptioned, one added.
     article.figures.filter(photo=marchers).delete()
     article.figures.filter(photo=lake).update(caption="Later.", after_paragraph=0)
-    added = make_figure(article, alt="Added since", size=SMALL)
+    added = make_figure(article, alt="Added since")
     make_revision(article)
 
     restored = revisions.restore(first, user=editor)
@@ -622,7 +618,7 @@ def test_a_revision_from_before_figures_were_kept_leaves_the_figures_alone(
     editor, article
 ):
     old = make_revision(article)
-    make_figure(article, alt="Shown for years", size=SMALL)
+    make_figure(article, alt="Shown for years")
 
     revisions.restore(old, user=editor)
 
@@ -631,9 +627,9 @@ def test_a_revision_from_before_figures_were_kept_leaves_the_figures_alone(
 
 def test_a_revision_without_figures_removes_the_figures_added_since(editor, article):
     # Figures are kept in revisions since this one.
-    make_revision(make_figure(make_article(), size=SMALL).article)
+    make_revision(make_figure(make_article()).article)
     without = make_revision(article)
-    make_figure(article, alt="Added since", size=SMALL)
+    make_figure(article, alt="Added since")
 
     revisions.restore(without, user=editor)
 
@@ -869,7 +865,7 @@ def test_the_comparison_lists_figures_in_page_order_with_their_captions(
 
 
 def test_the_comparison_names_a_photo_that_left_the_library(article):
-    figure = make_figure(article, alt="Gone", after_paragraph=2, size=SMALL)
+    figure = make_figure(article, alt="Gone", after_paragraph=2)
     version = make_revision(article)
     figure.delete()
     figure.photo.delete()

@@ -58,6 +58,7 @@ def test_the_article_page_shows_the_figure_after_the_chosen_paragraph(client):
     article = make_article(body=BODY)
     make_figure(
         article,
+        size=(1600, 900),
         alt="Marchers on Baghramyan Avenue",
         caption="The march reached parliament at noon.",
         credit="Photo: Ani Petrosyan",

@@ -26,6 +26,7 @@ def test_a_writer_places_a_stored_photo_and_uploads_another(
     writer.set_password("pw-for-tests")
     writer.save()
     make_photo(
+        size=(1600, 900),
         alt="Lake Sevan at dusk",
         caption="Sevan, the day before.",
         credit="Photo: Armen Sargsyan",
