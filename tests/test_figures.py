@@ -128,7 +128,7 @@ def test_a_library_photo_needs_alt_text(client):
 
     response = client.post(
         reverse("admin:articles_photo_add"),
-        {"image": SimpleUploadedFile("crowd.jpg", jpeg_bytes()), "alt": ""},
+        {"image": SimpleUploadedFile("crowd.jpg", jpeg_bytes((600, 340))), "alt": ""},
     )
 
     assert response.status_code == 200
@@ -200,7 +200,7 @@ def test_a_writer_uploads_to_the_library_but_only_editors_change_it(client):
     response = client.post(
         reverse("admin:articles_photo_add"),
         {
-            "image": SimpleUploadedFile("IMG_1.jpg", jpeg_bytes()),
+            "image": SimpleUploadedFile("IMG_1.jpg", jpeg_bytes((600, 340))),
             "alt": "Marchers",
             "credit": "Photo: Ani",
         },
