@@ -13,6 +13,11 @@ SITE_URL ?= http://$(HOST):$(PORT)
 
 DEV := DEBUG=1 SITE_URL=$(SITE_URL)
 
+# Python's bytecode cache (and pytest's cache of rewritten test modules) on, as
+# Python ships it: some shells and containers switch it off for the whole machine,
+# which makes every test run recompile the project.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: run test test-fast test-sqlite test-postgres lint checks install browser varnish validator wrk bench bench-smoke clean
 
 $(BIN)/python:
