@@ -278,8 +278,11 @@ def revert(version: Version) -> LeftOut:
         parts = [name for name in parts if name != "figures"]
     (article_row,) = rows[Article]
     kept_fields = _fields_to_keep(article_row.field_dict, article, left_out)
-    rows[Figure] = _figures_to_restore(rows[Figure], left_out)
-    rows[Byline] = _bylines_to_restore(rows[Byline], left_out)
+    figures = _pointing_at_existing(rows[Figure], Photo, "photo_id")
+    left_out.figures = len(rows[Figure]) - len(figures)
+    bylines = _pointing_at_existing(rows[Byline], Author, "author_id")
+    left_out.authors = len(rows[Byline]) - len(bylines)
+    rows[Figure], rows[Byline] = figures, bylines
     if left_out.authors and not rows[Byline] and article.bylines.exists():
         left_out.byline_kept = True
         parts = [name for name in parts if name != "bylines"]
@@ -358,38 +361,15 @@ def image_is_stored(data: dict) -> bool:
     return all(storage.exists(name) for name in names)
 
 
-def _bylines_to_restore(
-    byline_versions: list[Version], left_out: LeftOut
-) -> list[Version]:
-    authors_left = set(
-        Author.objects.filter(
-            pk__in=[byline.field_dict["author_id"] for byline in byline_versions]
+def _pointing_at_existing(versions: list[Version], model, key: str) -> list[Version]:
+    """The `versions` whose `key` (a foreign key's column) names a `model` row
+    that still exists."""
+    existing = set(
+        model.objects.filter(
+            pk__in=[version.field_dict[key] for version in versions]
         ).values_list("pk", flat=True)
     )
-    restorable = [
-        byline
-        for byline in byline_versions
-        if byline.field_dict["author_id"] in authors_left
-    ]
-    left_out.authors = len(byline_versions) - len(restorable)
-    return restorable
-
-
-def _figures_to_restore(
-    figure_versions: list[Version], left_out: LeftOut
-) -> list[Version]:
-    photos_left = set(
-        Photo.objects.filter(
-            pk__in=[figure.field_dict["photo_id"] for figure in figure_versions]
-        ).values_list("pk", flat=True)
-    )
-    restorable = [
-        figure
-        for figure in figure_versions
-        if figure.field_dict["photo_id"] in photos_left
-    ]
-    left_out.figures = len(figure_versions) - len(restorable)
-    return restorable
+    return [version for version in versions if version.field_dict[key] in existing]
 
 
 def _figures_kept(revision: Revision) -> bool:
